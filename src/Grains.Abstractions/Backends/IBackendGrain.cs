@@ -1,0 +1,19 @@
+using Dispatcher.Grains.Abstractions.Models;
+
+namespace Dispatcher.Grains.Abstractions.Backends;
+
+/// <summary>
+/// One per vLLM replica (key: the replica's base address, e.g. <c>http://10.0.0.7:8000</c>). Knows the
+/// replica's capacity and health and tells the subscribed <see cref="IModelGrain"/>s when they change.
+/// </summary>
+public interface IBackendGrain : IGrainWithStringKey
+{
+    /// <summary>Registers <paramref name="model"/> for change notices and returns the current snapshot.</summary>
+    Task<BackendSnapshot> SubscribeAsync(string model, CancellationToken cancellationToken);
+
+    /// <summary>Stops change notices to <paramref name="model"/>.</summary>
+    Task UnsubscribeAsync(string model, CancellationToken cancellationToken);
+
+    /// <summary>The replica's state as last known.</summary>
+    Task<BackendSnapshot> GetSnapshotAsync(CancellationToken cancellationToken);
+}

@@ -1,0 +1,110 @@
+using Dispatcher.Grains.Abstractions.Backends;
+using Dispatcher.Grains.Abstractions.Tokens;
+
+namespace Dispatcher.Grains.Abstractions.Configuration;
+
+/// <summary>Checks a <see cref="DispatcherOptions"/> at start; every message names the setting at fault.</summary>
+public static class DispatcherOptionsValidator
+{
+    /// <summary>Returns one message per problem; empty when the options are valid.</summary>
+    public static IReadOnlyList<string> Validate(DispatcherOptions options)
+    {
+        var errors = new List<string>();
+        const string root = DispatcherOptions.SectionName;
+        Positive(errors, options.QueueTimeout, $"{root}:QueueTimeout");
+        Positive(errors, options.MaxLeaseLifetime, $"{root}:MaxLeaseLifetime");
+        if (options.RetryAfter < TimeSpan.Zero)
+        {
+            errors.Add($"{root}:RetryAfter must not be negative.");
+        }
+
+        if (options.MaxConcurrentLeasesPerBackend < 1)
+        {
+            errors.Add($"{root}:MaxConcurrentLeasesPerBackend must be at least 1.");
+        }
+
+        var modelNames = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < options.Models.Count; i++)
+        {
+            var model = options.Models[i];
+            var at = $"{root}:Models:{i}";
+            if (string.IsNullOrWhiteSpace(model.Name))
+            {
+                errors.Add($"{at}:Name must not be empty.");
+            }
+            else if (!modelNames.Add(model.Name))
+            {
+                errors.Add($"{at}:Name '{model.Name}' is already used by another model.");
+            }
+
+            if (model.Backends.Count == 0)
+            {
+                errors.Add($"{at}:Backends must not be empty.");
+            }
+
+            for (var b = 0; b < model.Backends.Count; b++)
+            {
+                if (BackendAddress.TryNormalize(model.Backends[b]) is null)
+                {
+                    errors.Add($"{at}:Backends:{b} must be an absolute http or https address without query, e.g. http://vllm-0:8000.");
+                }
+            }
+
+            if (model.QueueTimeout is { } timeout)
+            {
+                Positive(errors, timeout, $"{at}:QueueTimeout");
+            }
+
+            if (model.MaxConcurrentLeasesPerBackend is < 1)
+            {
+                errors.Add($"{at}:MaxConcurrentLeasesPerBackend must be at least 1.");
+            }
+        }
+
+        var tokenIds = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < options.Tokens.Count; i++)
+        {
+            var token = options.Tokens[i];
+            var at = $"{root}:Tokens:{i}";
+            if (string.IsNullOrWhiteSpace(token.Name))
+            {
+                errors.Add($"{at}:Name must not be empty.");
+            }
+
+            var hasSecret = !string.IsNullOrEmpty(token.Token);
+            var hasHash = !string.IsNullOrEmpty(token.TokenSha256);
+            if (hasSecret == hasHash)
+            {
+                errors.Add($"{at} must set exactly one of Token and TokenSha256.");
+            }
+            else if (hasHash && !TokenHash.IsTokenId(token.TokenSha256!.ToLowerInvariant()))
+            {
+                errors.Add($"{at}:TokenSha256 must be 64 hexadecimal digits.");
+            }
+            else if (!tokenIds.Add(hasSecret ? TokenHash.Compute(token.Token) : token.TokenSha256!.ToLowerInvariant()))
+            {
+                errors.Add($"{at} repeats a token already configured.");
+            }
+
+            if (token.Priority < 1)
+            {
+                errors.Add($"{at}:Priority must be at least 1.");
+            }
+
+            if (token.Threshold < 1)
+            {
+                errors.Add($"{at}:Threshold must be at least 1.");
+            }
+        }
+
+        return errors;
+    }
+
+    private static void Positive(List<string> errors, TimeSpan value, string setting)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            errors.Add($"{setting} must be positive.");
+        }
+    }
+}

@@ -1,0 +1,17 @@
+namespace Dispatcher.Grains.Abstractions.Leases;
+
+/// <summary>Why a lease ended.</summary>
+public enum LeaseEndReason
+{
+    /// <summary>The response was forwarded to its end (whatever its status).</summary>
+    Completed,
+
+    /// <summary>The client went away; the upstream request was aborted.</summary>
+    ClientAborted,
+
+    /// <summary>The replica could not be reached or broke the response.</summary>
+    UpstreamFailed,
+
+    /// <summary>The lease outlived the maximum lease lifetime and was taken back by the model grain.</summary>
+    Expired,
+}

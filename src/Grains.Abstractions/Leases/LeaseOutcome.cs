@@ -1,0 +1,17 @@
+namespace Dispatcher.Grains.Abstractions.Leases;
+
+/// <summary>How a lease request ended. Expected refusals are values, not exceptions.</summary>
+public enum LeaseOutcome
+{
+    /// <summary>A replica was chosen; the lease runs until released.</summary>
+    Granted,
+
+    /// <summary>The token already has as many requests waiting as its threshold allows.</summary>
+    OverThreshold,
+
+    /// <summary>The request waited longer than the model's queue timeout.</summary>
+    QueueTimeout,
+
+    /// <summary>The model has no healthy replica.</summary>
+    NoHealthyBackend,
+}

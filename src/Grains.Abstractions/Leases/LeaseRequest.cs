@@ -1,0 +1,7 @@
+namespace Dispatcher.Grains.Abstractions.Leases;
+
+/// <summary>A request asking for a lease on one of a model's replicas.</summary>
+/// <param name="RequestId">The dispatcher's id of the HTTP request, for logs and correlation.</param>
+/// <param name="TokenId">The token's id: the lowercase hex SHA-256 of its secret, the token grain's key.</param>
+/// <param name="Priority">The weight the request is served with (at least 1; higher is served sooner).</param>
+public sealed record LeaseRequest(string RequestId, string TokenId, int Priority);

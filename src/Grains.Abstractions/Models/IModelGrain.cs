@@ -1,0 +1,28 @@
+using Dispatcher.Grains.Abstractions.Backends;
+using Dispatcher.Grains.Abstractions.Leases;
+
+namespace Dispatcher.Grains.Abstractions.Models;
+
+/// <summary>
+/// One per served model (key: the OpenAI model id). Keeps the model's wait list, grants leases on the
+/// model's replicas when one has room, and takes them back when the request ends.
+/// </summary>
+public interface IModelGrain : IGrainWithStringKey
+{
+    /// <summary>
+    /// Waits for a lease. Completes with <see cref="LeaseOutcome.Granted"/> once a replica has room, or with
+    /// the reason the request was refused. Cancelling <paramref name="cancellationToken"/> (the client went
+    /// away) removes the request from the wait list at once and throws <see cref="OperationCanceledException"/>.
+    /// A granted lease must be given back with <see cref="ReleaseAsync"/>.
+    /// </summary>
+    Task<LeaseGrant> AcquireAsync(LeaseRequest request, CancellationToken cancellationToken);
+
+    /// <summary>Ends a lease. Releasing an unknown or already released lease does nothing.</summary>
+    Task ReleaseAsync(LeaseRelease release, CancellationToken cancellationToken);
+
+    /// <summary>Told by a <see cref="IBackendGrain"/> of this model whenever that replica's state changes.</summary>
+    Task OnBackendChangedAsync(BackendSnapshot snapshot, CancellationToken cancellationToken);
+
+    /// <summary>The model's wait list and leases as they are now, for inspection and tests.</summary>
+    Task<ModelSnapshot> GetSnapshotAsync(CancellationToken cancellationToken);
+}

@@ -1,0 +1,8 @@
+namespace Dispatcher.Grains.Abstractions.Tokens;
+
+/// <summary>What a token may do. Never holds the secret.</summary>
+/// <param name="Name">A display name (team, application); safe to log and show.</param>
+/// <param name="Priority">The token's weight, at least 1. Under contention a priority-10 token gets about ten
+/// times the service of a priority-1 token.</param>
+/// <param name="Threshold">The most requests the token may have waiting at once, at least 1.</param>
+public sealed record TokenPolicy(string Name, int Priority, int Threshold);

@@ -1,0 +1,12 @@
+namespace Dispatcher.Grains;
+
+/// <summary>Stable event ids of the grains' log messages (1000-1999).</summary>
+internal static class GrainsEventIds
+{
+    public const int ModelActivated = 1000;
+    public const int LeaseGranted = 1001;
+    public const int LeaseReleased = 1002;
+    public const int LeaseExpired = 1003;
+    public const int WaiterTimedOut = 1004;
+    public const int BackendChanged = 1005;
+}

@@ -1,0 +1,27 @@
+using Microsoft.Extensions.Logging;
+
+namespace Dispatcher.Grains.Models;
+
+internal sealed partial class ModelGrain
+{
+    private static partial class Log
+    {
+        [LoggerMessage(GrainsEventIds.ModelActivated, LogLevel.Information, "Model {Model} activated with {BackendCount} replicas")]
+        public static partial void Activated(ILogger logger, string model, int backendCount);
+
+        [LoggerMessage(GrainsEventIds.LeaseGranted, LogLevel.Debug, "Lease {LeaseId} for request {RequestId} on {Backend} after {WaitedMs} ms")]
+        public static partial void Granted(ILogger logger, string leaseId, string requestId, Uri backend, double waitedMs);
+
+        [LoggerMessage(GrainsEventIds.LeaseReleased, LogLevel.Debug, "Lease {LeaseId} released: {Reason}, status {StatusCode}")]
+        public static partial void Released(ILogger logger, string leaseId, string reason, int? statusCode);
+
+        [LoggerMessage(GrainsEventIds.LeaseExpired, LogLevel.Warning, "Lease {LeaseId} on {Backend} outlived {MaxLifetime} and was taken back")]
+        public static partial void Expired(ILogger logger, string leaseId, Uri backend, TimeSpan maxLifetime);
+
+        [LoggerMessage(GrainsEventIds.WaiterTimedOut, LogLevel.Information, "Request {RequestId} for {Model} timed out after {WaitedMs} ms in the wait list")]
+        public static partial void TimedOut(ILogger logger, string requestId, string model, double waitedMs);
+
+        [LoggerMessage(GrainsEventIds.BackendChanged, LogLevel.Information, "Replica {Backend} of {Model}: healthy {Healthy}, capacity {Capacity}")]
+        public static partial void BackendChanged(ILogger logger, Uri backend, string model, bool healthy, int capacity);
+    }
+}

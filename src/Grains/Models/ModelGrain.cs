@@ -1,0 +1,236 @@
+using Dispatcher.Grains.Abstractions.Backends;
+using Dispatcher.Grains.Abstractions.Configuration;
+using Dispatcher.Grains.Abstractions.Leases;
+using Dispatcher.Grains.Abstractions.Models;
+using Dispatcher.Grains.Abstractions.Tokens;
+using Dispatcher.Grains.Capacity;
+using Dispatcher.Grains.Runtime;
+using Dispatcher.Grains.Scheduling;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Dispatcher.Grains.Models;
+
+/// <summary>
+/// One served model: its wait list, its replicas as seen through their backend grains, and its leases.
+/// Grants happen synchronously inside a turn (<see cref="GrantWhilePossible"/>) whenever something changes:
+/// a request arrives, a lease is released, or a replica's snapshot changes.
+/// </summary>
+internal sealed partial class ModelGrain : Grain, IModelGrain
+{
+    private readonly DispatcherOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<ModelGrain> _logger;
+    private readonly WaitList _waitList = new();
+    private readonly Queue<Waiter> _byDeadline = new();
+    private readonly Dictionary<string, ActiveLease> _leases = new(StringComparer.Ordinal);
+    private readonly List<BackendSlot> _backends = [];
+    private TimeSpan _queueTimeout;
+    private IGrainTimer? _timeoutTimer;
+    private DateTimeOffset? _timeoutTimerDue;
+    private IGrainTimer? _expiryTimer;
+    private long _sequence;
+    private int _rotation;
+
+    public ModelGrain(IGrainContext context, IOptions<DispatcherOptions> options, TimeProvider time, ILogger<ModelGrain> logger)
+        : base(context)
+    {
+        _options = options.Value;
+        _time = time;
+        _logger = logger;
+    }
+
+    public override bool CanDeactivate => _waitList.Count == 0 && _leases.Count == 0;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var model = _options.FindModel(Key);
+        _queueTimeout = model?.QueueTimeout ?? _options.QueueTimeout;
+        foreach (var backend in model?.Backends ?? [])
+        {
+            if (BackendAddress.TryNormalize(backend) is { } address)
+            {
+                var grain = Context.GrainFactory.GetGrain<IBackendGrain>(BackendAddress.Key(address));
+                _backends.Add(new BackendSlot(await grain.SubscribeAsync(Key, cancellationToken)));
+            }
+        }
+
+        _timeoutTimer = Context.RegisterTimer(ExpireWaitersAsync, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        var sweep = TimeSpan.FromTicks(Math.Clamp(_options.MaxLeaseLifetime.Ticks / 10, TimeSpan.TicksPerSecond, TimeSpan.TicksPerMinute));
+        _expiryTimer = Context.RegisterTimer(ExpireLeasesAsync, sweep, sweep);
+        Log.Activated(_logger, Key, _backends.Count);
+    }
+
+    public override async Task OnDeactivateAsync(CancellationToken cancellationToken)
+    {
+        _timeoutTimer?.Dispose();
+        _expiryTimer?.Dispose();
+        foreach (var slot in _backends)
+        {
+            var grain = Context.GrainFactory.GetGrain<IBackendGrain>(BackendAddress.Key(slot.Snapshot.Address));
+            await grain.UnsubscribeAsync(Key, cancellationToken);
+        }
+    }
+
+    public async Task<LeaseGrant> AcquireAsync(LeaseRequest request, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!_backends.Exists(b => b.Snapshot.Healthy))
+        {
+            return LeaseGrant.Refused(LeaseOutcome.NoHealthyBackend, TimeSpan.Zero, _options.RetryAfter);
+        }
+
+        var token = Context.GrainFactory.GetGrain<ITokenGrain>(request.TokenId);
+        if (!await token.TryEnterWaitingAsync(cancellationToken))
+        {
+            return LeaseGrant.Refused(LeaseOutcome.OverThreshold, TimeSpan.Zero, _options.RetryAfter);
+        }
+
+        var waiter = new Waiter(request, ++_sequence, _time.GetTimestamp(), _time.GetUtcNow() + _queueTimeout);
+        _waitList.Add(waiter);
+        _byDeadline.Enqueue(waiter);
+        ArmTimeoutTimer();
+
+        LeaseGrant grant;
+        using (cancellationToken.Register(static (state, ct) => ((Waiter)state!).Completion.TrySetCanceled(ct), waiter))
+        {
+            GrantWhilePossible();
+            try
+            {
+                grant = await waiter.Completion.Task;
+            }
+            catch (OperationCanceledException)
+            {
+                _waitList.Remove(waiter);
+                await token.LeaveWaitingAsync(granted: false, CancellationToken.None);
+                throw;
+            }
+        }
+
+        await token.LeaveWaitingAsync(grant.Outcome == LeaseOutcome.Granted, CancellationToken.None);
+        return grant;
+    }
+
+    public async Task ReleaseAsync(LeaseRelease release, CancellationToken cancellationToken)
+    {
+        if (!_leases.Remove(release.LeaseId, out var lease))
+        {
+            return;
+        }
+
+        lease.Slot.LeasesInFlight--;
+        Log.Released(_logger, release.LeaseId, release.Reason.ToString(), release.StatusCode);
+        GrantWhilePossible();
+        await Context.GrainFactory.GetGrain<ITokenGrain>(lease.TokenId).ReleaseAsync(release.Usage, CancellationToken.None);
+    }
+
+    public Task OnBackendChangedAsync(BackendSnapshot snapshot, CancellationToken cancellationToken)
+    {
+        var slot = _backends.Find(b => b.Snapshot.Address == snapshot.Address);
+        if (slot is not null && snapshot.Version > slot.Snapshot.Version)
+        {
+            slot.Snapshot = snapshot;
+            Log.BackendChanged(_logger, snapshot.Address, Key, snapshot.Healthy, snapshot.MaxConcurrentLeases);
+            GrantWhilePossible();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<ModelSnapshot> GetSnapshotAsync(CancellationToken cancellationToken)
+    {
+        var backends = _backends.ConvertAll(b => new BackendLoad(b.Snapshot, b.LeasesInFlight));
+        return Task.FromResult(new ModelSnapshot(Key, _waitList.Count, _leases.Count, backends));
+    }
+
+    /// <summary>Grants leases, in wait-list order, for as long as a replica has room.</summary>
+    private void GrantWhilePossible()
+    {
+        while (_waitList.Count > 0)
+        {
+            var index = ReplicaChooser.Choose(_backends, _rotation);
+            if (index < 0 || !_waitList.TryTakeNext(out var waiter))
+            {
+                return;
+            }
+
+            var slot = _backends[index];
+            var leaseId = Guid.NewGuid().ToString("N");
+            var waited = _time.GetElapsedTime(waiter.EnqueuedTimestamp);
+            if (!waiter.Completion.TrySetResult(new LeaseGrant(LeaseOutcome.Granted, leaseId, slot.Snapshot.Address, waited, null)))
+            {
+                continue; // the caller went away a moment ago; nothing was consumed
+            }
+
+            _rotation = (index + 1) % _backends.Count;
+            slot.LeasesInFlight++;
+            _leases.Add(leaseId, new ActiveLease(leaseId, waiter.Request.TokenId, slot, _time.GetUtcNow()));
+            Log.Granted(_logger, leaseId, waiter.Request.RequestId, slot.Snapshot.Address, waited.TotalMilliseconds);
+        }
+    }
+
+    /// <summary>Keeps the timeout timer due at the earliest deadline still waiting.</summary>
+    private void ArmTimeoutTimer()
+    {
+        while (_byDeadline.TryPeek(out var head) && !head.IsWaiting)
+        {
+            _byDeadline.Dequeue();
+        }
+
+        if (_byDeadline.Count == 0)
+        {
+            _timeoutTimerDue = null;
+            _timeoutTimer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            return;
+        }
+
+        var due = _byDeadline.Peek().Deadline;
+        if (_timeoutTimerDue != due)
+        {
+            _timeoutTimerDue = due;
+            var delay = due - _time.GetUtcNow();
+            _timeoutTimer?.Change(delay > TimeSpan.Zero ? delay : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private Task ExpireWaitersAsync(CancellationToken cancellationToken)
+    {
+        _timeoutTimerDue = null;
+        var now = _time.GetUtcNow();
+        while (_byDeadline.TryPeek(out var waiter) && waiter.Deadline <= now)
+        {
+            _byDeadline.Dequeue();
+            if (!waiter.IsWaiting)
+            {
+                continue;
+            }
+
+            _waitList.Remove(waiter);
+            var waited = _time.GetElapsedTime(waiter.EnqueuedTimestamp);
+            waiter.Completion.TrySetResult(LeaseGrant.Refused(LeaseOutcome.QueueTimeout, waited, _options.RetryAfter));
+            Log.TimedOut(_logger, waiter.Request.RequestId, Key, waited.TotalMilliseconds);
+        }
+
+        ArmTimeoutTimer();
+        return Task.CompletedTask;
+    }
+
+    private async Task ExpireLeasesAsync(CancellationToken cancellationToken)
+    {
+        var oldest = _time.GetUtcNow() - _options.MaxLeaseLifetime;
+        List<ActiveLease>? expired = null;
+        foreach (var lease in _leases.Values)
+        {
+            if (lease.GrantedAt <= oldest)
+            {
+                (expired ??= []).Add(lease);
+            }
+        }
+
+        foreach (var lease in expired ?? [])
+        {
+            Log.Expired(_logger, lease.LeaseId, lease.Slot.Snapshot.Address, _options.MaxLeaseLifetime);
+            await ReleaseAsync(new LeaseRelease(lease.LeaseId, LeaseEndReason.Expired, null, null), cancellationToken);
+        }
+    }
+}
