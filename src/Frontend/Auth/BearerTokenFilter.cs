@@ -1,0 +1,63 @@
+using Dispatcher.Frontend.Errors;
+using Dispatcher.Grains.Abstractions;
+using Dispatcher.Grains.Abstractions.Tokens;
+using Microsoft.Extensions.Primitives;
+
+namespace Dispatcher.Frontend.Auth;
+
+/// <summary>
+/// Authenticates every <c>/v1</c> request by its bearer token: hashes the secret, asks the token's grain for
+/// its policy and stores an <see cref="AuthenticatedToken"/> as a request feature. The secret is hashed
+/// at once and never logged, stored or passed on.
+/// </summary>
+internal sealed partial class BearerTokenFilter(IGrainFactory grains, ILogger<BearerTokenFilter> logger) : IEndpointFilter
+{
+    private const string Scheme = "Bearer ";
+
+    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext invocation, EndpointFilterDelegate next)
+    {
+        var context = invocation.HttpContext;
+        if (!TryGetSecret(context.Request.Headers.Authorization, out var secret))
+        {
+            Log.TokenRejected(logger, "missing or malformed Authorization header");
+            await OpenAiErrorWriter.WriteAsync(context, DispatcherError.MissingToken,
+                "You didn't provide an API key. Send it in the Authorization header as 'Bearer YOUR_KEY'.");
+            return null;
+        }
+
+        var tokenId = TokenHash.Compute(secret);
+        var lookup = await grains.GetGrain<ITokenGrain>(tokenId).GetPolicyAsync(context.RequestAborted);
+        switch (lookup.Status)
+        {
+            case TokenLookupStatus.Found:
+                context.Features.Set(new AuthenticatedToken(tokenId, lookup.Policy!));
+                return await next(invocation);
+            case TokenLookupStatus.StoreUnavailable:
+                await OpenAiErrorWriter.WriteAsync(context, DispatcherError.TokenStoreUnavailable,
+                    "The token store cannot be reached right now; try again shortly.", retryAfter: TimeSpan.FromSeconds(5));
+                return null;
+            default:
+                Log.TokenRejected(logger, "unknown token");
+                await OpenAiErrorWriter.WriteAsync(context, DispatcherError.UnknownToken, "Incorrect API key provided.");
+                return null;
+        }
+    }
+
+    private static bool TryGetSecret(StringValues header, out ReadOnlySpan<char> secret)
+    {
+        secret = default;
+        if (header.Count != 1 || header[0] is not { } value || !value.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        secret = value.AsSpan(Scheme.Length).Trim();
+        return !secret.IsEmpty && secret.Length <= 512 && !secret.ContainsAny(' ', '\t');
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(FrontendEventIds.TokenRejected, LogLevel.Information, "Request rejected: {Reason}")]
+        public static partial void TokenRejected(ILogger logger, string reason);
+    }
+}

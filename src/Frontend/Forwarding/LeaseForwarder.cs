@@ -1,0 +1,125 @@
+using System.Runtime.InteropServices;
+using Dispatcher.Frontend.Auth;
+using Dispatcher.Frontend.Errors;
+using Dispatcher.Frontend.Requests;
+using Dispatcher.Grains.Abstractions;
+using Dispatcher.Grains.Abstractions.Backends;
+using Dispatcher.Grains.Abstractions.Configuration;
+using Dispatcher.Grains.Abstractions.Leases;
+using Dispatcher.Grains.Abstractions.Models;
+using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Dispatcher.Frontend.Forwarding;
+
+/// <summary>
+/// Serves one inspected request: waits for a lease from the model's grain, forwards the original bytes to
+/// the granted replica with YARP (streamed, each chunk flushed as it arrives), and releases the lease when
+/// the response ends or the client goes away, whatever happens in between.
+/// </summary>
+internal sealed partial class LeaseForwarder(
+    IGrainFactory grains,
+    IHttpForwarder forwarder,
+    UpstreamClient upstream,
+    IOptions<DispatcherOptions> dispatcherOptions,
+    IOptions<ForwardingOptions> forwardingOptions,
+    ILogger<LeaseForwarder> logger)
+{
+    private readonly ForwarderRequestConfig _requestConfig = new() { ActivityTimeout = forwardingOptions.Value.ActivityTimeout };
+
+    public async Task ForwardAsync(HttpContext context, AuthenticatedToken token, InspectedBody body)
+    {
+        var requestId = Guid.CreateVersion7().ToString("N");
+        var priority = Math.Min(token.Policy.Priority, body.Priority ?? int.MaxValue);
+        var model = grains.GetGrain<IModelGrain>(body.Model);
+
+        LeaseGrant grant;
+        try
+        {
+            grant = await model.AcquireAsync(new LeaseRequest(requestId, token.TokenId, priority), context.RequestAborted);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            Log.ClientAborted(logger, requestId, body.Model, "waiting");
+            return;
+        }
+
+        if (grant.Outcome != LeaseOutcome.Granted)
+        {
+            Log.Refused(logger, requestId, body.Model, token.Policy.Name, grant.Outcome.ToString());
+            await WriteRefusalAsync(context, body.Model, grant);
+            return;
+        }
+
+        var reason = LeaseEndReason.Completed;
+        try
+        {
+            reason = await SendAsync(context, body, grant, requestId);
+        }
+        finally
+        {
+            int? status = context.Response.HasStarted ? context.Response.StatusCode : null;
+            await model.ReleaseAsync(new LeaseRelease(grant.LeaseId!, reason, status, Usage: null), CancellationToken.None);
+        }
+    }
+
+    private async Task<LeaseEndReason> SendAsync(HttpContext context, InspectedBody body, LeaseGrant grant, string requestId)
+    {
+        var request = context.Request;
+        // The body was read whole to inspect it; forward those same bytes.
+        request.Body = MemoryMarshal.TryGetArray(body.Content, out var bytes)
+            ? new MemoryStream(bytes.Array!, bytes.Offset, bytes.Count, writable: false)
+            : new MemoryStream(body.Content.ToArray(), writable: false);
+        request.ContentLength = body.Content.Length;
+        request.Headers.TransferEncoding = default;
+
+        var backend = BackendAddress.Key(grant.Backend!);
+        var apiKey = dispatcherOptions.Value.FindModel(body.Model)?.ApiKey;
+        var transformer = new UpstreamTransformer(apiKey, requestId);
+        var error = await forwarder.SendAsync(context, backend, upstream.Invoker, _requestConfig, transformer);
+        switch (error)
+        {
+            case ForwarderError.None:
+                Log.Forwarded(logger, requestId, body.Model, backend, context.Response.StatusCode, grant.Waited.TotalMilliseconds);
+                return LeaseEndReason.Completed;
+            case ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.RequestBodyClient
+                or ForwarderError.ResponseBodyCanceled or ForwarderError.ResponseBodyClient:
+                Log.ClientAborted(logger, requestId, body.Model, "streaming");
+                return LeaseEndReason.ClientAborted;
+            default:
+                var exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
+                Log.UpstreamFailed(logger, exception, requestId, body.Model, backend, error.ToString());
+                var timedOut = error == ForwarderError.RequestTimedOut;
+                await OpenAiErrorWriter.WriteAsync(
+                    context,
+                    timedOut ? DispatcherError.UpstreamTimeout : DispatcherError.UpstreamUnreachable,
+                    timedOut ? "The model server did not answer in time." : "The model server could not be reached or failed to answer.");
+                return LeaseEndReason.UpstreamFailed;
+        }
+    }
+
+    private Task WriteRefusalAsync(HttpContext context, string model, LeaseGrant grant) => grant.Outcome switch
+    {
+        LeaseOutcome.OverThreshold => OpenAiErrorWriter.WriteAsync(context, DispatcherError.OverThreshold,
+            "Too many of your requests are already waiting for this service. Retry after some of them complete.", retryAfter: grant.RetryAfter),
+        LeaseOutcome.QueueTimeout => OpenAiErrorWriter.WriteAsync(context, DispatcherError.QueueTimeout,
+            $"The model '{model}' is busy: the request waited {grant.Waited.TotalSeconds:0.#} s without a free slot.", retryAfter: grant.RetryAfter),
+        _ => OpenAiErrorWriter.WriteAsync(context, DispatcherError.NoHealthyBackend,
+            $"No server for the model '{model}' is available right now.", retryAfter: grant.RetryAfter),
+    };
+
+    private static partial class Log
+    {
+        [LoggerMessage(FrontendEventIds.Refused, LogLevel.Information, "Request {RequestId} for {Model} from {TokenName} refused: {Outcome}")]
+        public static partial void Refused(ILogger logger, string requestId, string model, string tokenName, string outcome);
+
+        [LoggerMessage(FrontendEventIds.Forwarded, LogLevel.Debug, "Request {RequestId} for {Model} served by {Backend}: status {StatusCode} after waiting {WaitedMs} ms")]
+        public static partial void Forwarded(ILogger logger, string requestId, string model, string backend, int statusCode, double waitedMs);
+
+        [LoggerMessage(FrontendEventIds.UpstreamFailed, LogLevel.Warning, "Request {RequestId} for {Model} failed at {Backend}: {Error}")]
+        public static partial void UpstreamFailed(ILogger logger, Exception? exception, string requestId, string model, string backend, string error);
+
+        [LoggerMessage(FrontendEventIds.ClientAborted, LogLevel.Information, "Request {RequestId} for {Model}: the client went away while {Stage}")]
+        public static partial void ClientAborted(ILogger logger, string requestId, string model, string stage);
+    }
+}

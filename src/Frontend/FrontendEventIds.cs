@@ -1,0 +1,11 @@
+namespace Dispatcher.Frontend;
+
+/// <summary>Stable event ids of the Frontend's log messages (3000-3999).</summary>
+internal static class FrontendEventIds
+{
+    public const int Refused = 3000;
+    public const int Forwarded = 3001;
+    public const int UpstreamFailed = 3002;
+    public const int ClientAborted = 3003;
+    public const int TokenRejected = 3004;
+}

@@ -1,0 +1,53 @@
+using Dispatcher.Frontend.Api;
+using Dispatcher.Frontend.Auth;
+using Dispatcher.Frontend.Forwarding;
+using Dispatcher.Frontend.Health;
+using Dispatcher.Frontend.Models;
+using Dispatcher.Silo;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Dispatcher.Frontend;
+
+/// <summary>Composes the Frontend: the table of contents of <c>Program.cs</c>, shared with the tests.</summary>
+public static class FrontendHostingExtensions
+{
+    /// <summary>The address used when none is configured (<c>--urls</c>, <c>ASPNETCORE_URLS</c>, <c>Kestrel:Endpoints</c>).</summary>
+    public const string DefaultUrl = "http://0.0.0.0:8080";
+
+    /// <summary>Registers the Frontend's services and co-hosts the in-process silo.</summary>
+    public static WebApplicationBuilder AddDispatcherFrontend(this WebApplicationBuilder builder, string defaultUrl = DefaultUrl)
+    {
+        var configuration = builder.Configuration;
+        if (string.IsNullOrEmpty(configuration[WebHostDefaults.ServerUrlsKey])
+            && string.IsNullOrEmpty(configuration["http_ports"])
+            && !configuration.GetSection("Kestrel:Endpoints").Exists())
+        {
+            builder.WebHost.UseUrls(defaultUrl);
+        }
+
+        var forwarding = configuration.GetSection(ForwardingOptions.SectionName).Get<ForwardingOptions>() ?? new ForwardingOptions();
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = forwarding.MaxRequestBodySize);
+
+        var services = builder.Services;
+        services.AddOptions<ForwardingOptions>().BindConfiguration(ForwardingOptions.SectionName)
+            .Validate(o => o.ConnectTimeout > TimeSpan.Zero, $"{ForwardingOptions.SectionName}:ConnectTimeout must be positive.")
+            .Validate(o => o.ActivityTimeout > TimeSpan.Zero, $"{ForwardingOptions.SectionName}:ActivityTimeout must be positive.")
+            .Validate(o => o.MaxRequestBodySize > 0, $"{ForwardingOptions.SectionName}:MaxRequestBodySize must be positive.")
+            .ValidateOnStart();
+        services.AddInProcessSilo();
+        services.AddHttpForwarder();
+        services.TryAddSingleton<UpstreamClient>();
+        services.TryAddSingleton<ModelCatalog>();
+        services.TryAddSingleton<LeaseForwarder>();
+        services.TryAddSingleton<BearerTokenFilter>();
+        return builder;
+    }
+
+    /// <summary>Maps the health probes and the OpenAI-compatible API.</summary>
+    public static WebApplication MapDispatcherFrontend(this WebApplication app)
+    {
+        app.MapHealthApi();
+        app.MapOpenAiApi();
+        return app;
+    }
+}
