@@ -1,0 +1,250 @@
+using Dispatcher.Grains.Abstractions.Backends;
+using Dispatcher.Grains.Abstractions.Leases;
+using Dispatcher.Grains.Abstractions.Models;
+using Dispatcher.Testing;
+
+namespace Dispatcher.Grains.Tests.Models;
+
+public sealed class ModelGrainTests
+{
+    [Fact]
+    public async Task AcquireAsync_FreeReplica_GrantsAtOnceOnThatReplica()
+    {
+        await using var host = new GrainTestHost();
+
+        var grant = await host.ModelGrain.AcquireAsync(host.Request("low"), CancellationToken.None);
+
+        Assert.Equal(LeaseOutcome.Granted, grant.Outcome);
+        Assert.Equal(new Uri("http://10.0.0.1:8000"), grant.Backend);
+        Assert.NotNull(grant.LeaseId);
+        var snapshot = await host.SnapshotAsync();
+        Assert.Equal(1, snapshot.InFlight);
+        Assert.Equal(1, (await host.CountersAsync("low")).InFlight);
+
+        await host.ReleaseAsync(grant);
+        await host.AssertNothingHeldAsync();
+    }
+
+    [Fact]
+    public async Task AcquireAsync_ReplicaFull_GrantsWaitersByPriorityThenArrival()
+    {
+        await using var host = new GrainTestHost();
+        var holder = await host.ModelGrain.AcquireAsync(host.Request("mid"), CancellationToken.None);
+
+        var low1 = await host.EnqueueAsync("low");
+        var high = await host.EnqueueAsync("high");
+        var low2 = await host.EnqueueAsync("low");
+        var mid = await host.EnqueueAsync("mid");
+        Assert.Equal(4, (await host.SnapshotAsync()).Waiting);
+        Assert.False(low1.IsCompleted || high.IsCompleted || low2.IsCompleted || mid.IsCompleted);
+
+        List<string> order = [];
+        var pending = new Dictionary<Task<LeaseGrant>, string> { [low1] = "low1", [high] = "high", [low2] = "low2", [mid] = "mid" };
+        var current = holder;
+        while (pending.Count > 0)
+        {
+            await host.ReleaseAsync(current);
+            var next = await Task.WhenAny(pending.Keys).WaitAsync(Eventually.Limit);
+            order.Add(pending[next]);
+            pending.Remove(next);
+            current = await next;
+            Assert.Equal(LeaseOutcome.Granted, current.Outcome);
+        }
+
+        await host.ReleaseAsync(current);
+        Assert.Equal(["high", "mid", "low1", "low2"], order);
+        await host.AssertNothingHeldAsync();
+    }
+
+    [Fact]
+    public async Task AcquireAsync_TokenAtThreshold_RefusesAtOnceWithRetryAfter()
+    {
+        await using var host = new GrainTestHost();
+        var holder = await host.ModelGrain.AcquireAsync(host.Request("high"), CancellationToken.None);
+        var first = await host.EnqueueAsync("low");
+        var second = await host.EnqueueAsync("low");
+
+        var third = await host.ModelGrain.AcquireAsync(host.Request("low"), CancellationToken.None);
+
+        Assert.Equal(LeaseOutcome.OverThreshold, third.Outcome);
+        Assert.Equal(host.Options.RetryAfter, third.RetryAfter);
+        Assert.Null(third.LeaseId);
+        Assert.Equal(2, (await host.CountersAsync("low")).Waiting);
+
+        await host.ReleaseAsync(holder);
+        await host.ReleaseAsync(await first);
+        await host.ReleaseAsync(await second);
+        await host.AssertNothingHeldAsync();
+    }
+
+    [Fact]
+    public async Task AcquireAsync_WaitsPastQueueTimeout_AnswersQueueTimeoutAndLeavesNoTrace()
+    {
+        await using var host = new GrainTestHost(configure: o => o.QueueTimeout = TimeSpan.FromSeconds(10));
+        var holder = await host.ModelGrain.AcquireAsync(host.Request("high"), CancellationToken.None);
+        var waiter = await host.EnqueueAsync("low");
+
+        host.Time.Advance(TimeSpan.FromSeconds(9));
+        Assert.False(waiter.IsCompleted, "timed out before its deadline");
+        host.Time.Advance(TimeSpan.FromSeconds(1));
+        var result = await waiter.WaitAsync(Eventually.Limit);
+
+        Assert.Equal(LeaseOutcome.QueueTimeout, result.Outcome);
+        Assert.Equal(TimeSpan.FromSeconds(10), result.Waited);
+        Assert.Equal(0, (await host.SnapshotAsync()).Waiting);
+        Assert.Equal(0, (await host.CountersAsync("low")).Waiting);
+        await host.ReleaseAsync(holder);
+        await host.AssertNothingHeldAsync();
+    }
+
+    [Fact]
+    public async Task AcquireAsync_CallerCancelsWhileWaiting_RemovesWaiterAndServesTheNext()
+    {
+        await using var host = new GrainTestHost();
+        var holder = await host.ModelGrain.AcquireAsync(host.Request("low"), CancellationToken.None);
+        using var cancel = new CancellationTokenSource();
+        var cancelled = await host.EnqueueAsync("high", cancel.Token);
+        var next = await host.EnqueueAsync("mid");
+
+        await cancel.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled.WaitAsync(Eventually.Limit));
+        await Eventually.TrueAsync(async () => (await host.SnapshotAsync()).Waiting == 1, () => "cancelled waiter still counted");
+        Assert.Equal(0, (await host.CountersAsync("high")).Waiting);
+
+        await host.ReleaseAsync(holder);
+        var granted = await next.WaitAsync(Eventually.Limit);
+        Assert.Equal(LeaseOutcome.Granted, granted.Outcome);
+        await host.ReleaseAsync(granted);
+        await host.AssertNothingHeldAsync();
+    }
+
+    [Fact]
+    public async Task ReleaseAsync_UnknownOrRepeatedLease_ChangesNothing()
+    {
+        await using var host = new GrainTestHost();
+        var grant = await host.ModelGrain.AcquireAsync(host.Request("mid"), CancellationToken.None);
+
+        await host.ModelGrain.ReleaseAsync(new LeaseRelease("no-such-lease", LeaseEndReason.Completed, 200, null), CancellationToken.None);
+        Assert.Equal(1, (await host.SnapshotAsync()).InFlight);
+        await host.ReleaseAsync(grant, usage: new LeaseUsage(10, 20));
+        await host.ReleaseAsync(grant);
+
+        var counters = await host.CountersAsync("mid");
+        Assert.Equal(1, counters.Completed);
+        Assert.Equal(20, counters.CompletionTokens);
+        await host.AssertNothingHeldAsync();
+    }
+
+    [Fact]
+    public async Task ExpireLeases_LeaseNeverReleased_IsTakenBackAfterMaxLifetime()
+    {
+        await using var host = new GrainTestHost(configure: o =>
+        {
+            o.MaxLeaseLifetime = TimeSpan.FromMinutes(10);
+            o.QueueTimeout = TimeSpan.FromHours(1);
+        });
+        var forgotten = await host.ModelGrain.AcquireAsync(host.Request("high"), CancellationToken.None);
+        var waiter = await host.EnqueueAsync("low");
+
+        host.Time.Advance(TimeSpan.FromMinutes(11));
+
+        var granted = await waiter.WaitAsync(Eventually.Limit);
+        Assert.Equal(LeaseOutcome.Granted, granted.Outcome);
+        Assert.NotEqual(forgotten.LeaseId, granted.LeaseId);
+        Assert.Equal(0, (await host.CountersAsync("high")).InFlight);
+        await host.ReleaseAsync(granted);
+        await host.AssertNothingHeldAsync();
+    }
+
+    [Fact]
+    public async Task AcquireAsync_TwoReplicas_SpreadsLeasesToTheLeastLoaded()
+    {
+        await using var host = new GrainTestHost(backends: 2, capacity: 2);
+
+        var grants = new List<LeaseGrant>();
+        for (var i = 0; i < 4; i++)
+        {
+            grants.Add(await host.ModelGrain.AcquireAsync(host.Request("high"), CancellationToken.None));
+        }
+
+        Assert.All(grants, g => Assert.Equal(LeaseOutcome.Granted, g.Outcome));
+        Assert.Equal(2, grants.Count(g => g.Backend == new Uri("http://10.0.0.1:8000")));
+        Assert.Equal(2, grants.Count(g => g.Backend == new Uri("http://10.0.0.2:8000")));
+        var fifth = await host.EnqueueAsync("high");
+        Assert.False(fifth.IsCompleted, "granted beyond the replicas' capacity");
+
+        await host.ReleaseAsync(grants[1]);
+        var granted = await fifth.WaitAsync(Eventually.Limit);
+        Assert.Equal(grants[1].Backend, granted.Backend);
+        foreach (var grant in grants.Where(g => g != grants[1]).Append(granted))
+        {
+            await host.ReleaseAsync(grant);
+        }
+
+        await host.AssertNothingHeldAsync();
+    }
+
+    [Fact]
+    public async Task OnBackendChangedAsync_AllReplicasUnhealthy_RefusesNewRequestsAndRecovers()
+    {
+        await using var host = new GrainTestHost();
+        var snapshot = (await host.SnapshotAsync()).Backends[0].Snapshot;
+
+        await host.ModelGrain.OnBackendChangedAsync(snapshot with { Healthy = false, Version = snapshot.Version + 1 }, CancellationToken.None);
+        var refused = await host.ModelGrain.AcquireAsync(host.Request("high"), CancellationToken.None);
+        Assert.Equal(LeaseOutcome.NoHealthyBackend, refused.Outcome);
+
+        await host.ModelGrain.OnBackendChangedAsync(snapshot with { Version = snapshot.Version - 1 }, CancellationToken.None);
+        Assert.False((await host.SnapshotAsync()).Backends[0].Snapshot.Healthy, "an older snapshot replaced a newer one");
+
+        await host.ModelGrain.OnBackendChangedAsync(snapshot with { Healthy = true, Version = snapshot.Version + 2 }, CancellationToken.None);
+        var granted = await host.ModelGrain.AcquireAsync(host.Request("high"), CancellationToken.None);
+        Assert.Equal(LeaseOutcome.Granted, granted.Outcome);
+        await host.ReleaseAsync(granted);
+        await host.AssertNothingHeldAsync();
+    }
+
+    [Fact]
+    public async Task OnBackendChangedAsync_CapacityGrows_GrantsWaitersAtOnce()
+    {
+        await using var host = new GrainTestHost();
+        var holder = await host.ModelGrain.AcquireAsync(host.Request("high"), CancellationToken.None);
+        var waiter = await host.EnqueueAsync("low");
+        var snapshot = (await host.SnapshotAsync()).Backends[0].Snapshot;
+
+        await host.ModelGrain.OnBackendChangedAsync(snapshot with { MaxConcurrentLeases = 2, Version = snapshot.Version + 1 }, CancellationToken.None);
+
+        var granted = await waiter.WaitAsync(Eventually.Limit);
+        Assert.Equal(LeaseOutcome.Granted, granted.Outcome);
+        await host.ReleaseAsync(holder);
+        await host.ReleaseAsync(granted);
+        await host.AssertNothingHeldAsync();
+    }
+
+    [Fact]
+    public async Task Silo_IdleModelWithNothingHeld_IsDeactivatedAndComesBackClean()
+    {
+        await using var host = new GrainTestHost();
+        var idle = TimeSpan.FromMinutes(10);
+        var grant = await host.ModelGrain.AcquireAsync(host.Request("high"), CancellationToken.None);
+        host.Time.Advance(TimeSpan.FromMinutes(20));
+        await host.Silo.CollectIdleAsync(idle);
+        Assert.True(host.Silo.IsActive<IModelGrain>(GrainTestHost.Model), "deactivated while a lease was held");
+
+        await host.ReleaseAsync(grant);
+        host.Time.Advance(TimeSpan.FromMinutes(20));
+        await host.Silo.CollectIdleAsync(idle);
+        Assert.False(host.Silo.IsActive<IModelGrain>(GrainTestHost.Model), "idle model grain stayed active");
+
+        // The model unsubscribed on its way out, so its replica's grain becomes collectable too.
+        host.Time.Advance(TimeSpan.FromMinutes(20));
+        await host.Silo.CollectIdleAsync(idle);
+        Assert.False(host.Silo.IsActive<IBackendGrain>("http://10.0.0.1:8000"), "backend grain kept alive after its model left");
+
+        var again = await host.ModelGrain.AcquireAsync(host.Request("high"), CancellationToken.None);
+        Assert.Equal(LeaseOutcome.Granted, again.Outcome);
+        await host.ReleaseAsync(again);
+        await host.AssertNothingHeldAsync();
+    }
+}
