@@ -12,8 +12,8 @@ public interface IGrainContext
     IGrainFactory GrainFactory { get; }
 
     /// <summary>
-    /// Starts a timer whose ticks run as turns of this activation. A tick is skipped while the previous one
-    /// is still running. Use <see cref="Timeout.InfiniteTimeSpan"/> as <paramref name="period"/> for one shot
+    /// Starts a timer whose ticks run as turns of this activation. Ticks never overlap: one due while the previous
+    /// runs follows right after it. Use <see cref="Timeout.InfiniteTimeSpan"/> as <paramref name="period"/> for one shot
     /// and <see cref="Timeout.InfiniteTimeSpan"/> as <paramref name="dueTime"/> to create it stopped.
     /// Timers stop when the activation is deactivated. Ticks do not keep an idle grain alive.
     /// </summary>

@@ -2,13 +2,16 @@ using Dispatcher.Grains.Runtime;
 
 namespace Dispatcher.Silo.Activation;
 
-/// <summary>A timer whose ticks run as turns of one activation; a tick is skipped while the last one runs.</summary>
+/// <summary>
+/// A timer whose ticks run as turns of one activation. Ticks never overlap: one that falls due while the
+/// previous runs is coalesced and runs right after it, so a re-armed one-shot timer is never lost.
+/// </summary>
 internal sealed class GrainTimer : IGrainTimer
 {
     private readonly GrainActivation _activation;
     private readonly Func<CancellationToken, Task> _callback;
     private readonly ITimer _timer;
-    private int _ticking;
+    private int _state; // 0 idle, 1 running, more: running with another tick due
 
     public GrainTimer(GrainActivation activation, TimeProvider time, Func<CancellationToken, Task> callback, TimeSpan dueTime, TimeSpan period)
     {
@@ -27,23 +30,19 @@ internal sealed class GrainTimer : IGrainTimer
 
     private void Tick()
     {
-        if (Interlocked.Exchange(ref _ticking, 1) == 1)
+        if (Interlocked.Increment(ref _state) == 1)
         {
-            return;
+            _ = RunTicksAsync();
         }
-
-        _ = RunTickAsync();
     }
 
-    private async Task RunTickAsync()
+    private async Task RunTicksAsync()
     {
-        try
+        do
         {
-            await _activation.RunTimerTurnAsync(_callback);
+            Volatile.Write(ref _state, 1);
+            await _activation.RunTimerTurnAsync(_callback).ConfigureAwait(false);
         }
-        finally
-        {
-            Volatile.Write(ref _ticking, 0);
-        }
+        while (Interlocked.CompareExchange(ref _state, 0, 1) != 1);
     }
 }
