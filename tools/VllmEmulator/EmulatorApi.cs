@@ -79,10 +79,13 @@ internal static class EmulatorApi
             return;
         }
 
+        var raw = new MemoryStream();
+        await context.Request.Body.CopyToAsync(raw, context.RequestAborted);
+        server.LastRequestBody = Encoding.UTF8.GetString(raw.GetBuffer(), 0, (int)raw.Length);
         JsonDocument document;
         try
         {
-            document = await JsonDocument.ParseAsync(context.Request.Body, default, context.RequestAborted);
+            document = JsonDocument.Parse(raw.GetBuffer().AsMemory(0, (int)raw.Length));
         }
         catch (JsonException exception)
         {

@@ -26,6 +26,9 @@ public sealed class EmulatorServer : IAsyncDisposable
     /// <summary>Failures to inject into the next requests.</summary>
     public FaultInjector Faults { get; } = new();
 
+    /// <summary>The body of the last generation or embedding request received, as sent.</summary>
+    public string? LastRequestBody { get; internal set; }
+
     /// <summary>The address the replica listens on, e.g. <c>http://127.0.0.1:41234</c>.</summary>
     public Uri BaseAddress { get; private set; } = null!;
 

@@ -54,7 +54,7 @@ internal sealed partial class LeaseForwarder(
         var reason = LeaseEndReason.Completed;
         try
         {
-            reason = await SendAsync(context, body, grant, requestId);
+            reason = await SendAsync(context, body, priority, grant, requestId);
         }
         finally
         {
@@ -63,14 +63,16 @@ internal sealed partial class LeaseForwarder(
         }
     }
 
-    private async Task<LeaseEndReason> SendAsync(HttpContext context, InspectedBody body, LeaseGrant grant, string requestId)
+    private async Task<LeaseEndReason> SendAsync(HttpContext context, InspectedBody body, int priority, LeaseGrant grant, string requestId)
     {
+        // The body was read whole to inspect it; forward those same bytes, but for vLLM's own priority field.
+        var scheduling = dispatcherOptions.Value.Scheduling;
+        var content = PriorityRewriter.Rewrite(body, scheduling.ForwardPriority ? SchedulingOptions.MaxPriority - priority : null);
         var request = context.Request;
-        // The body was read whole to inspect it; forward those same bytes.
-        request.Body = MemoryMarshal.TryGetArray(body.Content, out var bytes)
+        request.Body = MemoryMarshal.TryGetArray(content, out var bytes)
             ? new MemoryStream(bytes.Array!, bytes.Offset, bytes.Count, writable: false)
-            : new MemoryStream(body.Content.ToArray(), writable: false);
-        request.ContentLength = body.Content.Length;
+            : new MemoryStream(content.ToArray(), writable: false);
+        request.ContentLength = content.Length;
         request.Headers.TransferEncoding = default;
 
         var backend = BackendAddress.Key(grant.Backend!);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Dispatcher.Grains.Abstractions.Configuration;
 
 namespace Dispatcher.Frontend.Requests;
 
@@ -19,6 +20,7 @@ internal static class BodyInspector
         string? model = null;
         bool? stream = null;
         int? priority = null;
+        Range? priorityProperty = null;
         try
         {
             var reader = new Utf8JsonReader(content.Span, new JsonReaderOptions { MaxDepth = MaxDepth });
@@ -65,18 +67,20 @@ internal static class BodyInspector
                 }
                 else if (reader.ValueTextEquals("priority"u8))
                 {
+                    var propertyStart = (int)reader.TokenStartIndex;
                     reader.Read();
                     if (priority is not null)
                     {
                         return Problem("The field 'priority' appears more than once.", "priority");
                     }
 
-                    if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out var value) || value < 1)
+                    if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out var value) || value is < 1 or > SchedulingOptions.MaxPriority)
                     {
-                        return Problem("The field 'priority' must be a whole number of at least 1.", "priority");
+                        return Problem($"The field 'priority' must be a whole number from 1 to {SchedulingOptions.MaxPriority}.", "priority");
                     }
 
                     priority = value;
+                    priorityProperty = propertyStart..(int)reader.BytesConsumed;
                 }
                 else
                 {
@@ -106,7 +110,7 @@ internal static class BodyInspector
             return Problem($"The model id is longer than {MaxModelLength} characters.", "model");
         }
 
-        return (new InspectedBody(content, model, stream ?? false, priority), null);
+        return (new InspectedBody(content, model, stream ?? false, priority, priorityProperty), null);
     }
 
     private static (InspectedBody?, BodyProblem?) Problem(string message, string? param = null) =>

@@ -27,6 +27,9 @@ public sealed class DispatcherOptions
     /// <summary>The <c>Retry-After</c> hint sent with 429 and 503 answers. Default 2 s.</summary>
     public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>The order in which waiting requests are served.</summary>
+    public SchedulingOptions Scheduling { get; set; } = new();
+
     /// <summary>The model named <paramref name="name"/> (ordinal match), or null.</summary>
     public ModelOptions? FindModel(string name) =>
         Models.Find(m => string.Equals(m.Name, name, StringComparison.Ordinal));

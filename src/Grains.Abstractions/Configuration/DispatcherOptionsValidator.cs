@@ -23,6 +23,17 @@ public static class DispatcherOptionsValidator
             errors.Add($"{root}:MaxConcurrentLeasesPerBackend must be at least 1.");
         }
 
+        Positive(errors, options.Scheduling.AgingInterval, $"{root}:Scheduling:AgingInterval");
+        if (!Enum.IsDefined(options.Scheduling.Policy))
+        {
+            errors.Add($"{root}:Scheduling:Policy must be Fair or Strict.");
+        }
+
+        if (!Enum.IsDefined(options.Scheduling.Fairness))
+        {
+            errors.Add($"{root}:Scheduling:Fairness must be Requests or Tokens.");
+        }
+
         var modelNames = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < options.Models.Count; i++)
         {
@@ -86,9 +97,9 @@ public static class DispatcherOptionsValidator
                 errors.Add($"{at} repeats a token already configured.");
             }
 
-            if (token.Priority < 1)
+            if (token.Priority is < 1 or > SchedulingOptions.MaxPriority)
             {
-                errors.Add($"{at}:Priority must be at least 1.");
+                errors.Add($"{at}:Priority must be from 1 to {SchedulingOptions.MaxPriority}.");
             }
 
             if (token.Threshold < 1)

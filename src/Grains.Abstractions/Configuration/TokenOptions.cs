@@ -12,7 +12,7 @@ public sealed class TokenOptions
     /// <summary>The lowercase hex SHA-256 of the secret, instead of <see cref="Token"/>.</summary>
     public string? TokenSha256 { get; set; }
 
-    /// <summary>The token's weight, at least 1. Default 1.</summary>
+    /// <summary>The token's weight, from 1 to 1000. Default 1.</summary>
     public int Priority { get; set; } = 1;
 
     /// <summary>The most requests it may have waiting at once, at least 1. Default 10.</summary>

@@ -3,4 +3,10 @@ using Dispatcher.Grains.Capacity;
 namespace Dispatcher.Grains.Models;
 
 /// <summary>A granted lease, held by the model grain until released.</summary>
-internal sealed record ActiveLease(string LeaseId, string TokenId, BackendSlot Slot, DateTimeOffset GrantedAt);
+/// <param name="LeaseId">The lease's id.</param>
+/// <param name="TokenId">The token it was granted to.</param>
+/// <param name="Priority">The weight it was served with.</param>
+/// <param name="Cost">The units of service charged when it arrived.</param>
+/// <param name="Slot">The replica it runs on.</param>
+/// <param name="GrantedAt">When it was granted.</param>
+internal sealed record ActiveLease(string LeaseId, string TokenId, int Priority, long Cost, BackendSlot Slot, DateTimeOffset GrantedAt);

@@ -21,7 +21,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     private readonly DispatcherOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<ModelGrain> _logger;
-    private readonly WaitList _waitList = new();
+    private readonly WaitList _waitList;
     private readonly Queue<Waiter> _byDeadline = new();
     private readonly Dictionary<string, ActiveLease> _leases = new(StringComparer.Ordinal);
     private readonly List<BackendSlot> _backends = [];
@@ -38,6 +38,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         _options = options.Value;
         _time = time;
         _logger = logger;
+        _waitList = new WaitList(ServiceOrder.Create(_options.Scheduling, time));
     }
 
     public override bool CanDeactivate => _waitList.Count == 0 && _leases.Count == 0;
@@ -119,6 +120,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         }
 
         lease.Slot.LeasesInFlight--;
+        _waitList.Order.OnReleased(lease.TokenId, lease.Priority, lease.Cost, release.Usage?.CompletionTokens);
         Log.Released(_logger, release.LeaseId, release.Reason.ToString(), release.StatusCode);
         GrantWhilePossible();
         await Context.GrainFactory.GetGrain<ITokenGrain>(lease.TokenId).ReleaseAsync(release.Usage, CancellationToken.None);
@@ -146,10 +148,10 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     /// <summary>Grants leases, in wait-list order, for as long as a replica has room.</summary>
     private void GrantWhilePossible()
     {
-        while (_waitList.Count > 0)
+        while (_waitList.TryPeekNext(out var waiter))
         {
             var index = ReplicaChooser.Choose(_backends, _rotation);
-            if (index < 0 || !_waitList.TryTakeNext(out var waiter))
+            if (index < 0)
             {
                 return;
             }
@@ -159,13 +161,16 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             var waited = _time.GetElapsedTime(waiter.EnqueuedTimestamp);
             if (!waiter.Completion.TrySetResult(new LeaseGrant(LeaseOutcome.Granted, leaseId, slot.Snapshot.Address, waited, null)))
             {
-                continue; // the caller went away a moment ago; nothing was consumed
+                _waitList.Remove(waiter); // the caller went away a moment ago; nothing was consumed
+                continue;
             }
 
+            _waitList.Grant(waiter);
             _rotation = (index + 1) % _backends.Count;
             slot.LeasesInFlight++;
-            _leases.Add(leaseId, new ActiveLease(leaseId, waiter.Request.TokenId, slot, _time.GetUtcNow()));
-            Log.Granted(_logger, leaseId, waiter.Request.RequestId, slot.Snapshot.Address, waited.TotalMilliseconds);
+            var request = waiter.Request;
+            _leases.Add(leaseId, new ActiveLease(leaseId, request.TokenId, request.Priority, waiter.Cost, slot, _time.GetUtcNow()));
+            Log.Granted(_logger, leaseId, request.RequestId, slot.Snapshot.Address, waited.TotalMilliseconds);
         }
     }
 

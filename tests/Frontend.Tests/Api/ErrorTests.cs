@@ -43,6 +43,7 @@ public sealed class ErrorTests
     [InlineData("{\"model\":\"test-model\",\"model\":\"other\"}", "invalid_value")]
     [InlineData("{\"model\":\"test-model\",\"stream\":\"yes\"}", "invalid_value")]
     [InlineData("{\"model\":\"test-model\",\"priority\":0}", "invalid_value")]
+    [InlineData("{\"model\":\"test-model\",\"priority\":1001}", "invalid_value")]
     public async Task Post_BadBody_Answers400(string body, string code)
     {
         await using var host = await DispatcherHost.StartAsync();

@@ -73,35 +73,87 @@ public sealed class StreamingTests
         Assert.Equal(1, replica.Engine.Stats().Received);
     }
 
-    [Fact]
-    public async Task Wait_ReplicaFull_HigherPriorityServedFirst()
+    /// <summary>Runs requests one at a time (capacity 1) behind a holder and returns the order they were served in.</summary>
+    private static async Task<List<string>> ServeInOrderAsync(DispatcherHost host, params (string Name, string Token, string Extra)[] requests)
     {
-        await using var host = await DispatcherHost.StartAsync(capacity: 1, emulator: o => o.StepBase = TimeSpan.FromMilliseconds(20),
-            settings: new() { ["Dispatcher:Tokens:1:Threshold"] = "5" });
         var holder = host.CreateClient().PostAsync("/v1/chat/completions", DispatcherHost.Json(DispatcherHost.Chat(maxTokens: 30)));
         await Eventually.TrueAsync(async () => (await host.SnapshotAsync()).InFlight == 1, () => "holder not granted");
 
         var order = new List<string>();
-        async Task RunAsync(string name, string token)
+        var running = new List<Task>();
+        foreach (var (name, token, extra) in requests)
         {
-            using var response = await host.CreateClient(token).PostAsync("/v1/chat/completions", DispatcherHost.Json(DispatcherHost.Chat(maxTokens: 2)));
+            var waitingBefore = (await host.SnapshotAsync()).Waiting;
+            running.Add(RunAsync(name, token, extra));
+            await Eventually.TrueAsync(async () => (await host.SnapshotAsync()).Waiting == waitingBefore + 1, () => $"{name} not waiting");
+        }
+
+        (await holder).Dispose();
+        await Task.WhenAll(running);
+        await host.AssertDrainedAsync();
+        return order;
+
+        async Task RunAsync(string name, string token, string extra)
+        {
+            using var response = await host.CreateClient(token).PostAsync("/v1/chat/completions", DispatcherHost.Json(DispatcherHost.Chat(maxTokens: 2, extra: extra)));
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             lock (order)
             {
                 order.Add(name);
             }
         }
+    }
 
-        var low = RunAsync("low", DispatcherHost.LowToken);
-        await Eventually.TrueAsync(async () => (await host.SnapshotAsync()).Waiting == 1, () => "low not waiting");
-        var high = RunAsync("high", DispatcherHost.HighToken);
-        await Eventually.TrueAsync(async () => (await host.SnapshotAsync()).Waiting == 2, () => "high not waiting");
+    [Fact]
+    public async Task Wait_QueueOfLowPriority_HighPriorityTokenOvertakesIt()
+    {
+        await using var host = await DispatcherHost.StartAsync(capacity: 1, emulator: o => o.StepBase = TimeSpan.FromMilliseconds(20),
+            settings: new() { ["Dispatcher:Tokens:1:Threshold"] = "5" });
 
-        (await holder).Dispose();
-        await Task.WhenAll(low, high);
+        var order = await ServeInOrderAsync(host,
+            ("low0", DispatcherHost.LowToken, ""), ("low1", DispatcherHost.LowToken, ""), ("low2", DispatcherHost.LowToken, ""),
+            ("low3", DispatcherHost.LowToken, ""), ("high", DispatcherHost.HighToken, ""));
 
-        Assert.Equal(["high", "low"], order);
-        await host.AssertDrainedAsync();
+        // Weighted fair queuing: the head low request already held the earliest start tag; high goes right after.
+        Assert.Equal(["low0", "high", "low1", "low2", "low3"], order);
         host.AssertNoSecretLogged();
+    }
+
+    [Fact]
+    public async Task Wait_StrictPolicyBodyLowersPriority_ServedAfterEarlierLowRequest()
+    {
+        await using var host = await DispatcherHost.StartAsync(capacity: 1, emulator: o => o.StepBase = TimeSpan.FromMilliseconds(20),
+            settings: new() { ["Dispatcher:Scheduling:Policy"] = "Strict", ["Dispatcher:Tokens:1:Threshold"] = "5" });
+
+        var order = await ServeInOrderAsync(host,
+            ("low", DispatcherHost.LowToken, ""), ("high-lowered", DispatcherHost.HighToken, ",\"priority\":1"), ("high", DispatcherHost.HighToken, ""));
+
+        Assert.Equal(["high", "low", "high-lowered"], order);
+    }
+
+    [Fact]
+    public async Task Forward_ClientPriority_RemovedByDefaultAndMappedWhenForwarded()
+    {
+        await using var plain = await DispatcherHost.StartAsync();
+        using (var response = await plain.CreateClient().PostAsync("/v1/chat/completions", DispatcherHost.Json(DispatcherHost.Chat(extra: ",\"priority\":3"))))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        Assert.DoesNotContain("priority", plain.Replicas[0].LastRequestBody, StringComparison.Ordinal);
+
+        await using var forwarding = await DispatcherHost.StartAsync(settings: new() { ["Dispatcher:Scheduling:ForwardPriority"] = "true" });
+        using (var response = await forwarding.CreateClient().PostAsync("/v1/chat/completions", DispatcherHost.Json(DispatcherHost.Chat(extra: ",\"priority\":3"))))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        Assert.Contains("\"priority\":997", forwarding.Replicas[0].LastRequestBody, StringComparison.Ordinal);
+        using (var response = await forwarding.CreateClient(DispatcherHost.LowToken).PostAsync("/v1/chat/completions", DispatcherHost.Json(DispatcherHost.Chat())))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        Assert.StartsWith("{\"priority\":999,", forwarding.Replicas[0].LastRequestBody, StringComparison.Ordinal);
     }
 }

@@ -1,4 +1,5 @@
 using Dispatcher.Grains.Abstractions.Backends;
+using Dispatcher.Grains.Abstractions.Configuration;
 using Dispatcher.Grains.Abstractions.Leases;
 using Dispatcher.Grains.Abstractions.Models;
 using Dispatcher.Testing;
@@ -26,9 +27,9 @@ public sealed class ModelGrainTests
     }
 
     [Fact]
-    public async Task AcquireAsync_ReplicaFull_GrantsWaitersByPriorityThenArrival()
+    public async Task AcquireAsync_StrictPolicy_GrantsWaitersByPriorityThenArrival()
     {
-        await using var host = new GrainTestHost();
+        await using var host = new GrainTestHost(configure: o => o.Scheduling.Policy = SchedulingPolicy.Strict);
         var holder = await host.ModelGrain.AcquireAsync(host.Request("mid"), CancellationToken.None);
 
         var low1 = await host.EnqueueAsync("low");
@@ -53,6 +54,55 @@ public sealed class ModelGrainTests
 
         await host.ReleaseAsync(current);
         Assert.Equal(["high", "mid", "low1", "low2"], order);
+        await host.AssertNothingHeldAsync();
+    }
+
+    [Fact]
+    public async Task AcquireAsync_FairPolicy_HighWeightOvertakesAQueueOfLowWeight()
+    {
+        await using var host = new GrainTestHost(configure: o => o.Tokens.Single(t => t.Name == "low").Threshold = 5);
+        var holder = await host.ModelGrain.AcquireAsync(host.Request("mid"), CancellationToken.None);
+        var pending = new Dictionary<Task<LeaseGrant>, string>();
+        for (var i = 0; i < 5; i++)
+        {
+            pending[await host.EnqueueAsync("low")] = $"low{i}";
+        }
+
+        pending[await host.EnqueueAsync("high")] = "high";
+
+        var order = new List<string>();
+        var current = holder;
+        while (pending.Count > 0)
+        {
+            await host.ReleaseAsync(current);
+            var next = await Task.WhenAny(pending.Keys).WaitAsync(Eventually.Limit);
+            order.Add(pending[next]);
+            pending.Remove(next);
+            current = await next;
+        }
+
+        await host.ReleaseAsync(current);
+        // Start-time fair queuing: the first low request already held the earliest start tag; high goes next.
+        Assert.Equal(["low0", "high", "low1", "low2", "low3", "low4"], order);
+        await host.AssertNothingHeldAsync();
+    }
+
+    [Fact]
+    public async Task AcquireAsync_LoweredPriority_IsServedWithTheLowerWeight()
+    {
+        await using var host = new GrainTestHost(configure: o => o.Scheduling.Policy = SchedulingPolicy.Strict);
+        var holder = await host.ModelGrain.AcquireAsync(host.Request("mid"), CancellationToken.None);
+        var low = await host.EnqueueAsync("low");
+        var before = (await host.SnapshotAsync()).Waiting;
+        var lowered = host.ModelGrain.AcquireAsync(host.Request("high", priority: 1), CancellationToken.None);
+        await Eventually.TrueAsync(async () => (await host.SnapshotAsync()).Waiting > before, () => "lowered request not waiting");
+
+        await host.ReleaseAsync(holder);
+        var first = await Task.WhenAny(low, lowered).WaitAsync(Eventually.Limit);
+
+        Assert.Same(low, first);
+        await host.ReleaseAsync(await low);
+        await host.ReleaseAsync(await lowered.WaitAsync(Eventually.Limit));
         await host.AssertNothingHeldAsync();
     }
 

@@ -1,38 +1,62 @@
+using Dispatcher.Grains.Abstractions.Configuration;
 using Dispatcher.Grains.Abstractions.Leases;
 using Dispatcher.Grains.Scheduling;
+using Dispatcher.Testing;
 
 namespace Dispatcher.Grains.Tests.Scheduling;
 
 public sealed class WaitListTests
 {
-    private static Waiter NewWaiter(int priority, long sequence) =>
-        new(new LeaseRequest($"r{sequence}", "token", priority), sequence, 0, DateTimeOffset.MaxValue);
+    private static Waiter NewWaiter(int priority, long sequence, string token = "t", long timestamp = 0) =>
+        new(new LeaseRequest($"r{sequence}", token, priority), sequence, timestamp, DateTimeOffset.MaxValue);
 
-    [Fact]
-    public void TryTakeNext_MixedPriorities_TakesHighestFirstThenFifo()
+    private static WaitList Strict(TimeProvider? time = null) =>
+        new(ServiceOrder.Create(new SchedulingOptions { Policy = SchedulingPolicy.Strict }, time ?? new FakeTimeProvider()));
+
+    private static List<long> Drain(WaitList list)
     {
-        var list = new WaitList();
-        var waiters = new[] { NewWaiter(1, 1), NewWaiter(3, 2), NewWaiter(1, 3), NewWaiter(3, 4), NewWaiter(2, 5) };
-        foreach (var waiter in waiters)
-        {
-            list.Add(waiter);
-        }
-
         var order = new List<long>();
-        while (list.TryTakeNext(out var next))
+        while (list.TryPeekNext(out var next))
         {
+            list.Grant(next);
             order.Add(next.Sequence);
             Assert.False(next.IsWaiting);
         }
 
-        Assert.Equal([2, 4, 5, 1, 3], order);
+        return order;
+    }
+
+    [Fact]
+    public void Strict_SameArrivalTime_TakesHighestFirstThenFifo()
+    {
+        var list = Strict();
+        foreach (var waiter in new[] { NewWaiter(1, 1), NewWaiter(3, 2), NewWaiter(1, 3), NewWaiter(3, 4), NewWaiter(2, 5) })
+        {
+            list.Add(waiter);
+        }
+
+        Assert.Equal([2, 4, 5, 1, 3], Drain(list));
         Assert.Equal(0, list.Count);
+    }
+
+    [Fact]
+    public void Strict_LowPriorityWaitedLongEnough_IsServedBeforeNewHighPriority()
+    {
+        var time = new FakeTimeProvider();
+        var list = Strict(time);
+        var aging = TimeSpan.FromSeconds(10).Ticks; // FakeTimeProvider timestamps are ticks
+        list.Add(NewWaiter(priority: 1, sequence: 1, timestamp: 0));
+        list.Add(NewWaiter(priority: 10, sequence: 2, timestamp: (9 * aging) - 1));
+        list.Add(NewWaiter(priority: 10, sequence: 3, timestamp: (9 * aging) + 1));
+
+        // After 9 intervals the priority-1 request counts as priority 10: it beats a later arrival, not an earlier one.
+        Assert.Equal([2, 1, 3], Drain(list));
     }
 
     [Fact]
     public void Remove_ManyWaiters_SkipsRemovedAndKeepsCountExact()
     {
-        var list = new WaitList();
+        var list = Strict();
         var waiters = Enumerable.Range(0, 1000).Select(i => NewWaiter(1 + (i % 3), i)).ToList();
         waiters.ForEach(list.Add);
 
@@ -43,12 +67,7 @@ public sealed class WaitListTests
         }
 
         Assert.Equal(250, list.Count);
-        var taken = new List<Waiter>();
-        while (list.TryTakeNext(out var next))
-        {
-            taken.Add(next);
-        }
-
+        var taken = Drain(list).Select(s => waiters[(int)s]).ToList();
         Assert.Equal(250, taken.Count);
         Assert.All(taken, w => Assert.Equal(0, w.Sequence % 4));
         Assert.Equal(taken.OrderByDescending(w => w.Request.Priority).ThenBy(w => w.Sequence), taken);

@@ -1,0 +1,11 @@
+namespace Dispatcher.Grains.Abstractions.Configuration;
+
+/// <summary>How a model's wait list is ordered.</summary>
+public enum SchedulingPolicy
+{
+    /// <summary>Weighted fair sharing across tokens (start-time fair queuing), weight = priority; FIFO within a token.</summary>
+    Fair,
+
+    /// <summary>Highest priority first, FIFO within a priority, with aging (<see cref="SchedulingOptions.AgingInterval"/>).</summary>
+    Strict,
+}
