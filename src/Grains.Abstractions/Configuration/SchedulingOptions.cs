@@ -13,10 +13,11 @@ public sealed class SchedulingOptions
     public FairnessMeasure Fairness { get; set; } = FairnessMeasure.Requests;
 
     /// <summary>
-    /// Strict mode only: a waiting request gains one priority level per interval waited, so the lowest
-    /// priority still progresses. Default 10 s.
+    /// Strict mode only: a waiting request's effective priority doubles with every interval it waits, so the
+    /// lowest priority still progresses (a 1000-fold gap closes in 10 intervals). Default 5 s, so every gap
+    /// closes within the default 60 s queue timeout.
     /// </summary>
-    public TimeSpan AgingInterval { get; set; } = TimeSpan.FromSeconds(10);
+    public TimeSpan AgingInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
     /// When true, the request's effective priority is sent to vLLM as its own <c>priority</c> field, mapped to

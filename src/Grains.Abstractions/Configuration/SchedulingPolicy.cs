@@ -6,6 +6,6 @@ public enum SchedulingPolicy
     /// <summary>Weighted fair sharing across tokens (start-time fair queuing), weight = priority; FIFO within a token.</summary>
     Fair,
 
-    /// <summary>Highest priority first, FIFO within a priority, with aging (<see cref="SchedulingOptions.AgingInterval"/>).</summary>
+    /// <summary>Highest priority first, with aging (<see cref="SchedulingOptions.AgingInterval"/>); FIFO within a token.</summary>
     Strict,
 }

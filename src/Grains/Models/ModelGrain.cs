@@ -120,7 +120,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         }
 
         lease.Slot.LeasesInFlight--;
-        _waitList.Order.OnReleased(lease.TokenId, lease.Priority, lease.Cost, release.Usage?.CompletionTokens);
+        _waitList.Released(lease.TokenId, lease.Priority, lease.Cost, release.Usage?.CompletionTokens);
         Log.Released(_logger, release.LeaseId, release.Reason.ToString(), release.StatusCode);
         GrantWhilePossible();
         await Context.GrainFactory.GetGrain<ITokenGrain>(lease.TokenId).ReleaseAsync(release.Usage, CancellationToken.None);

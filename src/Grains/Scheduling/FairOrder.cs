@@ -3,100 +3,50 @@ using Dispatcher.Grains.Abstractions.Configuration;
 namespace Dispatcher.Grains.Scheduling;
 
 /// <summary>
-/// Start-time fair queuing (Goyal, Vin and Cheng, 1996) across tokens, weight = priority. Each token is a flow.
-/// A request arriving at virtual time V gets the start tag <c>S = max(V, F)</c>, where F is its flow's last
-/// finish tag, and the finish tag <c>S + cost / weight</c>; the smallest start tag is served first and V
-/// becomes it. While flows wait, their grants are proportional to their weights; FIFO holds within a flow;
-/// a flow that was idle restarts at V, so it banks no credit. In token mode the cost charged at arrival is the
-/// flow's recent average and is corrected when the lease reports what it generated.
+/// Start-time fair queuing (Goyal, Vin and Cheng, 1996) across tokens, weight = priority. When a request
+/// reaches the front of its token's queue it gets the start tag <c>S = max(V, F)</c>, F being the finish tag
+/// of its token's last grant; the smallest start tag is served first, the virtual time V becomes it, and the
+/// token's finish tag becomes <c>S + cost / weight</c>. So while tokens wait, their grants are proportional to
+/// their weights, and a token that was idle restarts at V: it banks no credit. Equal start tags (every token
+/// restarting at V shares one) go by the smaller finish tag, so a heavy token is not held behind a crowd of
+/// light ones that merely started as early. Only granted requests are charged. In token mode the cost is the
+/// token's recent average, corrected when the lease reports what it generated.
 /// </summary>
 internal sealed class FairOrder(FairnessMeasure measure) : ServiceOrder
 {
     /// <summary>Virtual-time units of one unit of service at weight 1 (fixed point keeps decisions exact).</summary>
     public const long Scale = 1 << 20;
 
-    private readonly Dictionary<string, Flow> _flows = new(StringComparer.Ordinal);
-
     /// <summary>The start tag of the latest grant.</summary>
     public long VirtualTime { get; private set; }
 
-    /// <summary>Flows still remembered (waiting, in service, or ahead of virtual time).</summary>
-    public int FlowCount => _flows.Count;
-
-    public override void OnArrival(Waiter waiter)
+    public override long KeyAtFront(Waiter front, Flow flow)
     {
-        if (!_flows.TryGetValue(waiter.Request.TokenId, out var flow))
-        {
-            flow = new Flow();
-            _flows.Add(waiter.Request.TokenId, flow);
-        }
-
-        var cost = measure == FairnessMeasure.Requests ? 1 : flow.TokenEstimate;
-        var start = Math.Max(VirtualTime, flow.LastFinish);
-        waiter.Key = start;
-        waiter.Cost = cost;
-        waiter.FinishTag = start + (cost * Scale / waiter.Request.Priority);
-        flow.LastFinish = waiter.FinishTag;
-        flow.Waiting++;
+        front.Cost = measure == FairnessMeasure.Requests ? 1 : Math.Max(1, (long)Math.Round(flow.TokenEstimate));
+        return Math.Max(VirtualTime, flow.Finish);
     }
 
-    public override void OnGranted(Waiter waiter)
+    public override long TieBreak(Waiter front) => front.Key + (front.Cost * Scale / front.Request.Priority);
+
+    public override void OnGranted(Waiter waiter, Flow flow)
     {
         VirtualTime = Math.Max(VirtualTime, waiter.Key);
-        var flow = _flows[waiter.Request.TokenId];
-        flow.Waiting--;
-        flow.InService++;
+        flow.Finish = waiter.Key + (waiter.Cost * Scale / waiter.Request.Priority);
     }
 
-    public override void OnAbandoned(Waiter waiter)
+    public override bool OnReleased(Flow flow, int weight, long cost, int? completionTokens)
     {
-        var flow = _flows[waiter.Request.TokenId];
-        flow.Waiting--;
-        if (flow.LastFinish == waiter.FinishTag)
+        if (measure != FairnessMeasure.Tokens || completionTokens is not { } tokens)
         {
-            // It was the flow's latest request: give its reservation back.
-            flow.LastFinish = waiter.Key;
+            return false;
         }
 
-        Forget(waiter.Request.TokenId, flow);
+        var actual = Math.Max(1, tokens);
+        flow.TokenEstimate = Math.Max(1, (0.75 * flow.TokenEstimate) + (0.25 * actual));
+        flow.Finish += (actual - cost) * Scale / weight;
+        return actual != cost;
     }
 
-    public override void OnReleased(string tokenId, int weight, long cost, int? completionTokens)
-    {
-        if (!_flows.TryGetValue(tokenId, out var flow))
-        {
-            return;
-        }
-
-        flow.InService--;
-        if (measure == FairnessMeasure.Tokens && completionTokens is { } tokens)
-        {
-            var actual = Math.Max(1, tokens);
-            flow.LastFinish += (actual - cost) * Scale / weight;
-            flow.TokenEstimate = Math.Max(1, ((3 * flow.TokenEstimate) + actual) / 4);
-        }
-
-        Forget(tokenId, flow);
-    }
-
-    /// <summary>A flow with nothing waiting or running whose finish tag is behind V would restart at V anyway.</summary>
-    private void Forget(string tokenId, Flow flow)
-    {
-        if (flow.Waiting == 0 && flow.InService == 0 && flow.LastFinish <= VirtualTime)
-        {
-            _flows.Remove(tokenId);
-        }
-    }
-
-    private sealed class Flow
-    {
-        public long LastFinish { get; set; }
-
-        public int Waiting { get; set; }
-
-        public int InService { get; set; }
-
-        /// <summary>Recent generated tokens per request (token mode), at least 1.</summary>
-        public long TokenEstimate { get; set; } = 1;
-    }
+    /// <summary>An idle token whose finish tag is still ahead of V must keep it, or it could jump the line.</summary>
+    public override bool Remembers(Flow flow) => flow.Finish > VirtualTime;
 }

@@ -3,9 +3,10 @@ using Dispatcher.Grains.Abstractions.Configuration;
 namespace Dispatcher.Grains.Scheduling;
 
 /// <summary>
-/// Gives each arriving request its place in the wait list: a key, smallest served first, ties in arrival
-/// order. Keys are fixed at arrival, so the list is one binary heap and every decision is O(log n).
-/// Told of every grant, abandonment and release so it can account for service. Not thread-safe.
+/// Orders the tokens that have requests waiting. Each token's requests are served FIFO; the order picks which
+/// token goes next by the key it gives the token's front request when that request reaches the front
+/// (smallest first, ties in arrival order). Requests behind the front hold no key, so one that times out or
+/// is cancelled costs its token nothing. Told of every grant and release. Not thread-safe.
 /// </summary>
 internal abstract class ServiceOrder
 {
@@ -15,21 +16,23 @@ internal abstract class ServiceOrder
         _ => new FairOrder(options.Fairness),
     };
 
-    /// <summary>Sets the waiter's key (and any accounting of its own) as it joins the wait list.</summary>
-    public abstract void OnArrival(Waiter waiter);
+    /// <summary>The key of <paramref name="front"/>, now at the front of its token's <paramref name="flow"/>.</summary>
+    public abstract long KeyAtFront(Waiter front, Flow flow);
 
-    /// <summary>The waiter got a lease.</summary>
-    public virtual void OnGranted(Waiter waiter)
+    /// <summary>Orders fronts with equal keys, smaller first, before arrival order does. None by default.</summary>
+    public virtual long TieBreak(Waiter front) => 0;
+
+    /// <summary><paramref name="waiter"/> (the front of <paramref name="flow"/>, with its key) got a lease.</summary>
+    public virtual void OnGranted(Waiter waiter, Flow flow)
     {
     }
 
-    /// <summary>The waiter left without a lease (timeout, cancellation).</summary>
-    public virtual void OnAbandoned(Waiter waiter)
-    {
-    }
+    /// <summary>
+    /// A lease of <paramref name="flow"/>'s token ended, with what it generated. Returns true when that changed
+    /// the key the token's front request should have.
+    /// </summary>
+    public virtual bool OnReleased(Flow flow, int weight, long cost, int? completionTokens) => false;
 
-    /// <summary>A lease granted to a waiter of <paramref name="tokenId"/> ended, with what it generated.</summary>
-    public virtual void OnReleased(string tokenId, int weight, long cost, int? completionTokens)
-    {
-    }
+    /// <summary>Whether an idle flow (nothing waiting or running) still carries information.</summary>
+    public virtual bool Remembers(Flow flow) => false;
 }

@@ -1,54 +1,96 @@
+using System.Diagnostics;
+
 namespace Dispatcher.Grains.Scheduling;
 
 /// <summary>
-/// A model's waiting requests, in the order its <see cref="ServiceOrder"/> gives them (smallest key first,
-/// ties in arrival order). Removal (cancellation, timeout) is lazy: the waiter is marked and skipped when it
-/// reaches the head, so every operation is O(log n); the heap is compacted when removed entries outnumber live
-/// ones. Allocation-free in steady state. Not thread-safe; owned by one model grain.
+/// A model's waiting requests: one FIFO <see cref="Flow"/> per token, and a binary heap holding each waiting
+/// token once, keyed by its front request's key from the <see cref="ServiceOrder"/> (smallest first, then the
+/// order's tie-break, then arrival order). Every decision is O(log tokens) and allocation-free in steady state. Removal (timeout,
+/// cancellation) is lazy: the waiter is marked and dropped when it reaches its token's front. Not
+/// thread-safe; owned by one model grain.
 /// </summary>
 internal sealed class WaitList(ServiceOrder order)
 {
     private const int CompactionFloor = 64;
-    private readonly PriorityQueue<Waiter, (long Key, long Sequence)> _queue = new();
-    private int _removedInQueue;
+    private const int SweepEvery = 4096;
+    private readonly Dictionary<string, Flow> _flows = new(StringComparer.Ordinal);
+    private readonly PriorityQueue<(Flow Flow, long Version), (long Key, long Tie, long Sequence)> _heap = new();
+    private int _grantsSinceSweep;
 
     /// <summary>Waiters still waiting (removed ones excluded).</summary>
     public int Count { get; private set; }
+
+    /// <summary>Tokens remembered: waiting, in service, or still owed their place by the order.</summary>
+    public int FlowCount => _flows.Count;
 
     public ServiceOrder Order => order;
 
     public void Add(Waiter waiter)
     {
-        order.OnArrival(waiter);
-        _queue.Enqueue(waiter, (waiter.Key, waiter.Sequence));
+        if (!_flows.TryGetValue(waiter.Request.TokenId, out var flow))
+        {
+            flow = new Flow(waiter.Request.TokenId);
+            _flows.Add(flow.TokenId, flow);
+        }
+
+        flow.Queue.Enqueue(waiter);
+        flow.Waiting++;
         Count++;
+        if (!flow.Scheduled)
+        {
+            Schedule(flow);
+        }
     }
 
     /// <summary>The waiter to serve next, left in the list until <see cref="Grant"/> or <see cref="Remove"/>.</summary>
     public bool TryPeekNext(out Waiter waiter)
     {
-        while (_queue.TryPeek(out waiter!, out _))
+        while (_heap.TryPeek(out var entry, out _))
         {
-            if (waiter.IsWaiting)
+            var flow = entry.Flow;
+            if (entry.Version != flow.Version)
             {
+                _heap.Dequeue();
+                continue;
+            }
+
+            var front = flow.Queue.Peek();
+            if (front.IsWaiting)
+            {
+                waiter = front;
                 return true;
             }
 
-            _queue.Dequeue();
-            _removedInQueue--;
+            // The front request left (timeout, cancellation): the next one takes its token's turn.
+            _heap.Dequeue();
+            flow.Scheduled = false;
+            DropRemovedFront(flow);
+            Reschedule(flow);
         }
 
+        waiter = null!;
         return false;
     }
 
-    /// <summary>Takes the head waiter (from <see cref="TryPeekNext"/>) out of the list as granted.</summary>
+    /// <summary>Takes the waiter from <see cref="TryPeekNext"/> out of the list as granted.</summary>
     public void Grant(Waiter waiter)
     {
-        var head = _queue.Dequeue();
-        System.Diagnostics.Debug.Assert(ReferenceEquals(head, waiter), "Grant must take the waiter just peeked");
-        waiter.IsWaiting = false;
+        var flow = _flows[waiter.Request.TokenId];
+        Debug.Assert(flow.Scheduled && ReferenceEquals(flow.Queue.Peek(), waiter), "Grant takes the waiter just peeked");
+        _heap.Dequeue();
+        flow.Scheduled = false;
+        flow.Queue.Dequeue();
+        flow.Waiting--;
+        flow.InService++;
         Count--;
-        order.OnGranted(waiter);
+        waiter.IsWaiting = false;
+        order.OnGranted(waiter, flow);
+        DropRemovedFront(flow);
+        Reschedule(flow);
+        if (++_grantsSinceSweep >= SweepEvery)
+        {
+            Sweep();
+        }
     }
 
     /// <summary>Removes a waiter that is still waiting, without a lease; does nothing otherwise.</summary>
@@ -61,27 +103,93 @@ internal sealed class WaitList(ServiceOrder order)
 
         waiter.IsWaiting = false;
         Count--;
-        _removedInQueue++;
-        order.OnAbandoned(waiter);
-        if (_removedInQueue > CompactionFloor && _removedInQueue > Count)
+        var flow = _flows[waiter.Request.TokenId];
+        flow.Waiting--;
+        flow.Removed++;
+        if (flow.Waiting == 0)
         {
-            Compact();
+            // Nothing of this token waits any more: drop its entries and its heap entry at once.
+            flow.Queue.Clear();
+            flow.Removed = 0;
+            flow.Version++;
+            flow.Scheduled = false;
+            Forget(flow);
+        }
+        else if (flow.Removed > CompactionFloor && flow.Removed > flow.Waiting)
+        {
+            var live = flow.Queue.Where(w => w.IsWaiting).ToArray();
+            flow.Queue.Clear();
+            Array.ForEach(live, flow.Queue.Enqueue);
+            flow.Removed = 0;
         }
     }
 
-    private void Compact()
+    /// <summary>A lease granted to <paramref name="tokenId"/> ended.</summary>
+    public void Released(string tokenId, int weight, long cost, int? completionTokens)
     {
-        var live = new List<(Waiter, (long, long))>(Count);
-        foreach (var (waiter, priority) in _queue.UnorderedItems)
+        if (_flows.TryGetValue(tokenId, out var flow))
         {
-            if (waiter.IsWaiting)
+            flow.InService--;
+            if (order.OnReleased(flow, weight, cost, completionTokens) && flow.Scheduled)
             {
-                live.Add((waiter, priority));
+                Schedule(flow); // the front's key moves with the correction; its old heap entry goes stale
+            }
+
+            Forget(flow);
+        }
+    }
+
+    private void Schedule(Flow flow)
+    {
+        var front = flow.Queue.Peek();
+        front.Key = order.KeyAtFront(front, flow);
+        flow.Version++;
+        flow.Scheduled = true;
+        _heap.Enqueue((flow, flow.Version), (front.Key, order.TieBreak(front), front.Sequence));
+    }
+
+    private void Reschedule(Flow flow)
+    {
+        if (flow.Waiting > 0)
+        {
+            Schedule(flow);
+        }
+        else
+        {
+            Forget(flow);
+        }
+    }
+
+    private static void DropRemovedFront(Flow flow)
+    {
+        while (flow.Queue.TryPeek(out var front) && !front.IsWaiting)
+        {
+            flow.Queue.Dequeue();
+            flow.Removed--;
+        }
+    }
+
+    private void Forget(Flow flow)
+    {
+        if (flow.Waiting == 0 && flow.InService == 0 && !flow.Scheduled && !order.Remembers(flow))
+        {
+            _flows.Remove(flow.TokenId);
+        }
+    }
+
+    /// <summary>Forgets idle tokens whose memory has expired since they were last touched.</summary>
+    private void Sweep()
+    {
+        _grantsSinceSweep = 0;
+        List<Flow>? idle = null;
+        foreach (var flow in _flows.Values)
+        {
+            if (flow.Waiting == 0 && flow.InService == 0 && !flow.Scheduled && !order.Remembers(flow))
+            {
+                (idle ??= []).Add(flow);
             }
         }
 
-        _queue.Clear();
-        _queue.EnqueueRange(live);
-        _removedInQueue = 0;
+        idle?.ForEach(f => _flows.Remove(f.TokenId));
     }
 }

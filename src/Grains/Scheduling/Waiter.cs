@@ -19,14 +19,11 @@ internal sealed class Waiter(LeaseRequest request, long sequence, long enqueuedT
     /// <summary>True while the waiter is in the wait list; false once granted, timed out or cancelled.</summary>
     public bool IsWaiting { get; set; } = true;
 
-    /// <summary>The service order's key: the smallest is served first. Fair: the start tag in virtual time.</summary>
+    /// <summary>The key the service order gave it at the front of its token's queue (fair: its start tag).</summary>
     public long Key { get; set; }
 
-    /// <summary>Fair order only: the virtual time at which this request's share of service ends.</summary>
-    public long FinishTag { get; set; }
-
-    /// <summary>Fair order only: the units of service charged at arrival (corrected at release in token mode).</summary>
-    public long Cost { get; set; }
+    /// <summary>The units of service it is charged (fair order; corrected at release in token mode).</summary>
+    public long Cost { get; set; } = 1;
 
     /// <summary>
     /// Completed by the grain with the grant or refusal, or cancelled from the caller's token on any thread.

@@ -30,7 +30,7 @@ public sealed class WaitListTests
     public void Strict_SameArrivalTime_TakesHighestFirstThenFifo()
     {
         var list = Strict();
-        foreach (var waiter in new[] { NewWaiter(1, 1), NewWaiter(3, 2), NewWaiter(1, 3), NewWaiter(3, 4), NewWaiter(2, 5) })
+        foreach (var waiter in new[] { NewWaiter(1, 1, "a"), NewWaiter(3, 2, "b"), NewWaiter(1, 3, "c"), NewWaiter(3, 4, "d"), NewWaiter(2, 5, "e") })
         {
             list.Add(waiter);
         }
@@ -40,16 +40,28 @@ public sealed class WaitListTests
     }
 
     [Fact]
+    public void AnyOrder_OneToken_IsServedFirstInFirstOut()
+    {
+        var list = Strict();
+        list.Add(NewWaiter(1, 1));
+        list.Add(NewWaiter(5, 2));
+        list.Add(NewWaiter(3, 3));
+
+        Assert.Equal([1, 2, 3], Drain(list));
+    }
+
+    [Fact]
     public void Strict_LowPriorityWaitedLongEnough_IsServedBeforeNewHighPriority()
     {
         var time = new FakeTimeProvider();
         var list = Strict(time);
-        var aging = TimeSpan.FromSeconds(10).Ticks; // FakeTimeProvider timestamps are ticks
-        list.Add(NewWaiter(priority: 1, sequence: 1, timestamp: 0));
-        list.Add(NewWaiter(priority: 10, sequence: 2, timestamp: (9 * aging) - 1));
-        list.Add(NewWaiter(priority: 10, sequence: 3, timestamp: (9 * aging) + 1));
+        var aging = TimeSpan.FromSeconds(5).Ticks; // FakeTimeProvider timestamps are ticks
+        var gap = (long)(Math.Log2(8) * aging);    // priority 1 ages to 8 after three doublings
+        list.Add(NewWaiter(priority: 1, sequence: 1, token: "low", timestamp: 0));
+        list.Add(NewWaiter(priority: 8, sequence: 2, token: "early", timestamp: gap - 1));
+        list.Add(NewWaiter(priority: 8, sequence: 3, token: "late", timestamp: gap + 1));
 
-        // After 9 intervals the priority-1 request counts as priority 10: it beats a later arrival, not an earlier one.
+        // After 3 intervals the priority-1 request counts as priority 8: it beats a later arrival, not an earlier one.
         Assert.Equal([2, 1, 3], Drain(list));
     }
 
@@ -57,7 +69,7 @@ public sealed class WaitListTests
     public void Remove_ManyWaiters_SkipsRemovedAndKeepsCountExact()
     {
         var list = Strict();
-        var waiters = Enumerable.Range(0, 1000).Select(i => NewWaiter(1 + (i % 3), i)).ToList();
+        var waiters = Enumerable.Range(0, 1000).Select(i => NewWaiter(1 + (i % 3), i, $"t{i % 3}")).ToList();
         waiters.ForEach(list.Add);
 
         foreach (var waiter in waiters.Where(w => w.Sequence % 4 != 0))
