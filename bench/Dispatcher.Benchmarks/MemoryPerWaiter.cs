@@ -1,5 +1,6 @@
 using System.Globalization;
 using Dispatcher.Grains;
+using Dispatcher.Grains.Abstractions;
 using Dispatcher.Grains.Abstractions.Configuration;
 using Dispatcher.Grains.Abstractions.Leases;
 using Dispatcher.Grains.Abstractions.Models;
@@ -37,7 +38,8 @@ internal static class MemoryPerWaiter
             Tokens = [new TokenOptions { Name = "bench", Token = secret, Priority = 5, Threshold = count + 1 }],
             QueueTimeout = TimeSpan.FromHours(1),
         };
-        var services = new ServiceCollection().AddLogging().AddSingleton(Options.Create(options)).AddDispatcherGrains().AddSingleton<LocalSilo>().BuildServiceProvider();
+        var services = new ServiceCollection().AddLogging().AddSingleton(Options.Create(options)).AddDispatcherGrains().AddSingleton<LocalSilo>()
+            .AddSingleton<IGrainFactory>(sp => sp.GetRequiredService<LocalSilo>()).BuildServiceProvider();
         await using var _ = services;
         var silo = services.GetRequiredService<LocalSilo>();
         var model = silo.GetGrain<IModelGrain>("m");

@@ -9,4 +9,5 @@ internal static class GrainsEventIds
     public const int LeaseExpired = 1003;
     public const int WaiterTimedOut = 1004;
     public const int BackendChanged = 1005;
+    public const int LedgerNotifyFailed = 1006;
 }

@@ -21,6 +21,7 @@ public static class GrainsServiceCollectionExtensions
     {
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ITokenStore, ConfigurationTokenStore>();
+        services.TryAddSingleton<InFlightLedger>();
         services.AddGrain<IModelGrain, ModelGrain>();
         services.AddGrain<IBackendGrain, BackendGrain>();
         services.AddGrain<ITokenGrain, TokenGrain>();

@@ -3,6 +3,7 @@ using Dispatcher.Grains.Abstractions.Configuration;
 using Dispatcher.Grains.Abstractions.Leases;
 using Dispatcher.Grains.Abstractions.Models;
 using Dispatcher.Grains.Abstractions.Tokens;
+using Dispatcher.Grains.Tokens;
 using Dispatcher.Silo.Activation;
 using Dispatcher.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -13,6 +14,7 @@ namespace Dispatcher.Grains.Tests;
 internal sealed class GrainTestHost : IAsyncDisposable
 {
     public const string Model = "test-model";
+    public const string OtherModel = "other-model";
 
     private readonly ServiceProvider _services;
     private int _requests;
@@ -21,12 +23,17 @@ internal sealed class GrainTestHost : IAsyncDisposable
     {
         Options = new DispatcherOptions
         {
-            Models = [new ModelOptions { Name = Model, Backends = [.. Enumerable.Range(0, backends).Select(i => $"http://10.0.0.{i + 1}:8000")], MaxConcurrentLeasesPerBackend = capacity }],
+            Models =
+            [
+                new ModelOptions { Name = Model, Backends = [.. Enumerable.Range(0, backends).Select(i => $"http://10.0.0.{i + 1}:8000")], MaxConcurrentLeasesPerBackend = capacity },
+                new ModelOptions { Name = OtherModel, Backends = ["http://10.0.1.1:8000"], MaxConcurrentLeasesPerBackend = 4 },
+            ],
             Tokens =
             [
                 new TokenOptions { Name = "high", Token = "secret-high", Priority = 10, Threshold = 5 },
                 new TokenOptions { Name = "mid", Token = "secret-mid", Priority = 5, Threshold = 5 },
                 new TokenOptions { Name = "low", Token = "secret-low", Priority = 1, Threshold = 2 },
+                new TokenOptions { Name = "capped", Token = "secret-capped", Priority = 5, Threshold = 5, MaxInFlight = 1 },
             ],
             QueueTimeout = TimeSpan.FromSeconds(30),
         };
@@ -39,6 +46,7 @@ internal sealed class GrainTestHost : IAsyncDisposable
         services.AddSingleton(Microsoft.Extensions.Options.Options.Create(Options));
         services.AddDispatcherGrains();
         services.AddSingleton<LocalSilo>();
+        services.AddSingleton<IGrainFactory>(sp => sp.GetRequiredService<LocalSilo>());
         _services = services.BuildServiceProvider();
         Silo = _services.GetRequiredService<LocalSilo>();
     }
@@ -53,12 +61,16 @@ internal sealed class GrainTestHost : IAsyncDisposable
 
     public IModelGrain ModelGrain => Grains.GetGrain<IModelGrain>(Model);
 
+    public IModelGrain Other => Grains.GetGrain<IModelGrain>(OtherModel);
+
+    public InFlightLedger Ledger => _services.GetRequiredService<InFlightLedger>();
+
     public static string TokenId(string name) => TokenHash.Compute($"secret-{name}");
 
     public LeaseRequest Request(string token, int? priority = null)
     {
         var policy = Options.Tokens.Single(t => t.Name == token);
-        return new LeaseRequest($"req-{Interlocked.Increment(ref _requests)}", TokenId(token), priority ?? policy.Priority);
+        return new LeaseRequest($"req-{Interlocked.Increment(ref _requests)}", TokenId(token), priority ?? policy.Priority, policy.MaxInFlight);
     }
 
     public Task<ModelSnapshot> SnapshotAsync() => ModelGrain.GetSnapshotAsync(CancellationToken.None);
@@ -89,6 +101,7 @@ internal sealed class GrainTestHost : IAsyncDisposable
         {
             var counters = await CountersAsync(token.Name);
             Assert.True(counters.Waiting == 0 && counters.InFlight == 0, $"token {token.Name} still counts waiting={counters.Waiting} inFlight={counters.InFlight}");
+            Assert.Equal(0, Ledger.InFlight(TokenId(token.Name)));
         }
     }
 

@@ -36,7 +36,8 @@ internal sealed partial class LeaseForwarder(
         LeaseGrant grant;
         try
         {
-            grant = await model.AcquireAsync(new LeaseRequest(requestId, token.TokenId, priority), context.RequestAborted);
+            var request = new LeaseRequest(requestId, token.TokenId, priority, token.Policy.MaxInFlight);
+            grant = await model.AcquireAsync(request, context.RequestAborted);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {

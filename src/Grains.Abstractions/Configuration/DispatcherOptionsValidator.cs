@@ -106,6 +106,11 @@ public static class DispatcherOptionsValidator
             {
                 errors.Add($"{at}:Threshold must be at least 1.");
             }
+
+            if (token.MaxInFlight is < 1)
+            {
+                errors.Add($"{at}:MaxInFlight must be at least 1 when set.");
+            }
         }
 
         return errors;

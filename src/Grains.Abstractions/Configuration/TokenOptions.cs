@@ -17,4 +17,7 @@ public sealed class TokenOptions
 
     /// <summary>The most requests it may have waiting at once, at least 1. Default 10.</summary>
     public int Threshold { get; set; } = 10;
+
+    /// <summary>The most requests it may have running at once across models (more wait); none by default.</summary>
+    public int? MaxInFlight { get; set; }
 }

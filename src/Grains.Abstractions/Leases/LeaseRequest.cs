@@ -4,4 +4,5 @@ namespace Dispatcher.Grains.Abstractions.Leases;
 /// <param name="RequestId">The dispatcher's id of the HTTP request, for logs and correlation.</param>
 /// <param name="TokenId">The token's id: the lowercase hex SHA-256 of its secret, the token grain's key.</param>
 /// <param name="Priority">The weight the request is served with (at least 1; higher is served sooner).</param>
-public sealed record LeaseRequest(string RequestId, string TokenId, int Priority);
+/// <param name="MaxInFlight">The most leases the token may hold at once across models; null for no limit.</param>
+public sealed record LeaseRequest(string RequestId, string TokenId, int Priority, int? MaxInFlight = null);

@@ -23,6 +23,12 @@ public interface IModelGrain : IGrainWithStringKey
     /// <summary>Told by a <see cref="IBackendGrain"/> of this model whenever that replica's state changes.</summary>
     Task OnBackendChangedAsync(BackendSnapshot snapshot, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Told when a lease of <paramref name="tokenId"/> ended somewhere in this silo, so requests of that token held
+    /// back by its in-flight limit may go.
+    /// </summary>
+    Task OnTokenReleasedAsync(string tokenId, CancellationToken cancellationToken);
+
     /// <summary>The model's wait list and leases as they are now, for inspection and tests.</summary>
     Task<ModelSnapshot> GetSnapshotAsync(CancellationToken cancellationToken);
 }

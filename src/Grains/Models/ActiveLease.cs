@@ -9,4 +9,5 @@ namespace Dispatcher.Grains.Models;
 /// <param name="Cost">The units of service charged when it arrived.</param>
 /// <param name="Slot">The replica it runs on.</param>
 /// <param name="GrantedAt">When it was granted.</param>
-internal sealed record ActiveLease(string LeaseId, string TokenId, int Priority, long Cost, BackendSlot Slot, DateTimeOffset GrantedAt);
+/// <param name="HoldsTokenSlot">True when it took one of its token's in-flight slots.</param>
+internal sealed record ActiveLease(string LeaseId, string TokenId, int Priority, long Cost, BackendSlot Slot, DateTimeOffset GrantedAt, bool HoldsTokenSlot);

@@ -6,6 +6,7 @@ using Dispatcher.Grains.Abstractions.Tokens;
 using Dispatcher.Grains.Capacity;
 using Dispatcher.Grains.Runtime;
 using Dispatcher.Grains.Scheduling;
+using Dispatcher.Grains.Tokens;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -21,6 +22,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     private readonly DispatcherOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<ModelGrain> _logger;
+    private readonly InFlightLedger _ledger;
     private readonly WaitList _waitList;
     private readonly Queue<Waiter> _byDeadline = new();
     private readonly Dictionary<string, ActiveLease> _leases = new(StringComparer.Ordinal);
@@ -32,10 +34,11 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     private long _sequence;
     private int _rotation;
 
-    public ModelGrain(IGrainContext context, IOptions<DispatcherOptions> options, TimeProvider time, ILogger<ModelGrain> logger)
+    public ModelGrain(IGrainContext context, IOptions<DispatcherOptions> options, InFlightLedger ledger, TimeProvider time, ILogger<ModelGrain> logger)
         : base(context)
     {
         _options = options.Value;
+        _ledger = ledger;
         _time = time;
         _logger = logger;
         _waitList = new WaitList(ServiceOrder.Create(_options.Scheduling, time));
@@ -121,6 +124,12 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
 
         lease.Slot.LeasesInFlight--;
         _waitList.Released(lease.TokenId, lease.Priority, lease.Cost, release.Usage?.CompletionTokens);
+        if (lease.HoldsTokenSlot)
+        {
+            _ledger.Release(lease.TokenId); // other models waiting on this token are told
+            _waitList.Unpark(lease.TokenId);
+        }
+
         Log.Released(_logger, release.LeaseId, release.Reason.ToString(), release.StatusCode);
         GrantWhilePossible();
         await Context.GrainFactory.GetGrain<ITokenGrain>(lease.TokenId).ReleaseAsync(release.Usage, CancellationToken.None);
@@ -133,6 +142,16 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         {
             slot.Snapshot = snapshot;
             Log.BackendChanged(_logger, snapshot.Address, Key, snapshot.Healthy, snapshot.MaxConcurrentLeases);
+            GrantWhilePossible();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task OnTokenReleasedAsync(string tokenId, CancellationToken cancellationToken)
+    {
+        if (_waitList.Unpark(tokenId))
+        {
             GrantWhilePossible();
         }
 
@@ -156,20 +175,37 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
                 return;
             }
 
+            var request = waiter.Request;
+            var limited = request.MaxInFlight is not null;
+            if (limited)
+            {
+                // Watch first, so a slot freed right after a refused TryAcquire still wakes this model.
+                _ledger.Watch(request.TokenId, Key);
+                if (!_ledger.TryAcquire(request.TokenId, request.MaxInFlight!.Value))
+                {
+                    _waitList.Park(waiter);
+                    continue;
+                }
+            }
+
             var slot = _backends[index];
             var leaseId = Guid.NewGuid().ToString("N");
             var waited = _time.GetElapsedTime(waiter.EnqueuedTimestamp);
             if (!waiter.Completion.TrySetResult(new LeaseGrant(LeaseOutcome.Granted, leaseId, slot.Snapshot.Address, waited, null)))
             {
                 _waitList.Remove(waiter); // the caller went away a moment ago; nothing was consumed
+                if (limited)
+                {
+                    _ledger.Release(request.TokenId);
+                }
+
                 continue;
             }
 
             _waitList.Grant(waiter);
             _rotation = (index + 1) % _backends.Count;
             slot.LeasesInFlight++;
-            var request = waiter.Request;
-            _leases.Add(leaseId, new ActiveLease(leaseId, request.TokenId, request.Priority, waiter.Cost, slot, _time.GetUtcNow()));
+            _leases.Add(leaseId, new ActiveLease(leaseId, request.TokenId, request.Priority, waiter.Cost, slot, _time.GetUtcNow(), limited));
             Log.Granted(_logger, leaseId, request.RequestId, slot.Snapshot.Address, waited.TotalMilliseconds);
         }
     }

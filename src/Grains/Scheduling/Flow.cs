@@ -26,6 +26,9 @@ internal sealed class Flow(string tokenId)
     /// <summary>True while the flow has a current entry in the heap.</summary>
     public bool Scheduled { get; set; }
 
+    /// <summary>True while the token is at its in-flight limit: its requests wait outside the heap.</summary>
+    public bool Parked { get; set; }
+
     /// <summary>Fair order: the virtual time at which the token's last granted request's share ended.</summary>
     public long Finish { get; set; }
 

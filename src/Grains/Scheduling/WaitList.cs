@@ -20,7 +20,7 @@ internal sealed class WaitList(ServiceOrder order)
     /// <summary>Waiters still waiting (removed ones excluded).</summary>
     public int Count { get; private set; }
 
-    /// <summary>Tokens remembered: waiting, in service, or still owed their place by the order.</summary>
+    /// <summary>Tokens with a flow: waiting, in service, owed their place by the order, or idle since the last sweep.</summary>
     public int FlowCount => _flows.Count;
 
     public ServiceOrder Order => order;
@@ -93,6 +93,33 @@ internal sealed class WaitList(ServiceOrder order)
         }
     }
 
+    /// <summary>
+    /// Holds back the token of <paramref name="front"/> (from <see cref="TryPeekNext"/>), at its in-flight limit:
+    /// its requests keep their places but leave the heap until <see cref="Unpark"/>.
+    /// </summary>
+    public void Park(Waiter front)
+    {
+        var flow = _flows[front.Request.TokenId];
+        Debug.Assert(flow.Scheduled && ReferenceEquals(flow.Queue.Peek(), front), "Park takes the waiter just peeked");
+        _heap.Dequeue();
+        flow.Scheduled = false;
+        flow.Parked = true;
+    }
+
+    /// <summary>Puts a parked token's requests back in line. Returns false when it was not parked.</summary>
+    public bool Unpark(string tokenId)
+    {
+        if (!_flows.TryGetValue(tokenId, out var flow) || !flow.Parked)
+        {
+            return false;
+        }
+
+        flow.Parked = false;
+        DropRemovedFront(flow);
+        Reschedule(flow);
+        return true;
+    }
+
     /// <summary>Removes a waiter that is still waiting, without a lease; does nothing otherwise.</summary>
     public void Remove(Waiter waiter)
     {
@@ -113,7 +140,7 @@ internal sealed class WaitList(ServiceOrder order)
             flow.Removed = 0;
             flow.Version++;
             flow.Scheduled = false;
-            Forget(flow);
+            flow.Parked = false;
         }
         else if (flow.Removed > CompactionFloor && flow.Removed > flow.Waiting)
         {
@@ -134,8 +161,6 @@ internal sealed class WaitList(ServiceOrder order)
             {
                 Schedule(flow); // the front's key moves with the correction; its old heap entry goes stale
             }
-
-            Forget(flow);
         }
     }
 
@@ -154,10 +179,6 @@ internal sealed class WaitList(ServiceOrder order)
         {
             Schedule(flow);
         }
-        else
-        {
-            Forget(flow);
-        }
     }
 
     private static void DropRemovedFront(Flow flow)
@@ -169,15 +190,10 @@ internal sealed class WaitList(ServiceOrder order)
         }
     }
 
-    private void Forget(Flow flow)
-    {
-        if (flow.Waiting == 0 && flow.InService == 0 && !flow.Scheduled && !order.Remembers(flow))
-        {
-            _flows.Remove(flow.TokenId);
-        }
-    }
-
-    /// <summary>Forgets idle tokens whose memory has expired since they were last touched.</summary>
+    /// <summary>
+    /// Forgets idle tokens (nothing waiting or running) that the order no longer needs. Done in batches rather
+    /// than as each token goes idle, so a token that comes and goes keeps its flow and costs no allocation.
+    /// </summary>
     private void Sweep()
     {
         _grantsSinceSweep = 0;

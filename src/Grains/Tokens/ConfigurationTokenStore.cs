@@ -19,7 +19,7 @@ internal sealed class ConfigurationTokenStore : ITokenStore
             var id = string.IsNullOrEmpty(token.Token)
                 ? token.TokenSha256!.ToLowerInvariant()
                 : TokenHash.Compute(token.Token);
-            _policies[id] = new TokenPolicy(token.Name, token.Priority, token.Threshold);
+            _policies[id] = new TokenPolicy(token.Name, token.Priority, token.Threshold, token.MaxInFlight);
         }
     }
 

@@ -133,6 +133,36 @@ public sealed class StreamingTests
     }
 
     [Fact]
+    public async Task Wait_TokenAtMaxInFlight_SecondRequestWaitsDespiteFreeCapacity()
+    {
+        await using var host = await DispatcherHost.StartAsync(capacity: 4, emulator: o => o.StepBase = TimeSpan.FromMilliseconds(20),
+            settings: new() { ["Dispatcher:Tokens:1:MaxInFlight"] = "1" });
+        var http = host.CreateClient(DispatcherHost.LowToken);
+
+        var first = http.PostAsync("/v1/chat/completions", DispatcherHost.Json(DispatcherHost.Chat(maxTokens: 40)));
+        await Eventually.TrueAsync(async () => (await host.SnapshotAsync()).InFlight == 1, () => "first not granted");
+        var second = http.PostAsync("/v1/chat/completions", DispatcherHost.Json(DispatcherHost.Chat(maxTokens: 2)));
+        await Eventually.TrueAsync(async () => (await host.SnapshotAsync()).Waiting == 1, () => "second not held back");
+        using (var other = await host.CreateClient().PostAsync("/v1/chat/completions", DispatcherHost.Json(DispatcherHost.Chat(maxTokens: 2))))
+        {
+            Assert.Equal(HttpStatusCode.OK, other.StatusCode); // another token passes the held-back request
+        }
+
+        Assert.False(second.IsCompleted);
+        using (var done = await first)
+        {
+            Assert.Equal(HttpStatusCode.OK, done.StatusCode);
+        }
+
+        using (var done = await second)
+        {
+            Assert.Equal(HttpStatusCode.OK, done.StatusCode);
+        }
+
+        await host.AssertDrainedAsync();
+    }
+
+    [Fact]
     public async Task Forward_ClientPriority_RemovedByDefaultAndMappedWhenForwarded()
     {
         await using var plain = await DispatcherHost.StartAsync();

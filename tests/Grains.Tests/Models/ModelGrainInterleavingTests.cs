@@ -24,7 +24,7 @@ public sealed class ModelGrainInterleavingTests
             o.Tokens.ForEach(t => t.Threshold = 4);
         });
         var random = new Random(seed);
-        string[] tokens = ["high", "mid", "low"];
+        string[] tokens = ["high", "mid", "low", "capped"];
         var waiting = new List<(Task<LeaseGrant> Task, CancellationTokenSource Cancel)>();
         var granted = new List<LeaseGrant>();
         var outcomes = new Dictionary<string, int>();
