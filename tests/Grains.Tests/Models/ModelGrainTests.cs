@@ -39,20 +39,8 @@ public sealed class ModelGrainTests
         Assert.Equal(4, (await host.SnapshotAsync()).Waiting);
         Assert.False(low1.IsCompleted || high.IsCompleted || low2.IsCompleted || mid.IsCompleted);
 
-        List<string> order = [];
-        var pending = new Dictionary<Task<LeaseGrant>, string> { [low1] = "low1", [high] = "high", [low2] = "low2", [mid] = "mid" };
-        var current = holder;
-        while (pending.Count > 0)
-        {
-            await host.ReleaseAsync(current);
-            var next = await Task.WhenAny(pending.Keys).WaitAsync(Eventually.Limit);
-            order.Add(pending[next]);
-            pending.Remove(next);
-            current = await next;
-            Assert.Equal(LeaseOutcome.Granted, current.Outcome);
-        }
+        var order = await ServeOneByOneAsync(host, holder, new() { [low1] = "low1", [high] = "high", [low2] = "low2", [mid] = "mid" });
 
-        await host.ReleaseAsync(current);
         Assert.Equal(["high", "mid", "low1", "low2"], order);
         await host.AssertNothingHeldAsync();
     }
@@ -70,18 +58,8 @@ public sealed class ModelGrainTests
 
         pending[await host.EnqueueAsync("high")] = "high";
 
-        var order = new List<string>();
-        var current = holder;
-        while (pending.Count > 0)
-        {
-            await host.ReleaseAsync(current);
-            var next = await Task.WhenAny(pending.Keys).WaitAsync(Eventually.Limit);
-            order.Add(pending[next]);
-            pending.Remove(next);
-            current = await next;
-        }
+        var order = await ServeOneByOneAsync(host, holder, pending);
 
-        await host.ReleaseAsync(current);
         // Both tokens start at the same virtual time; high's smaller finish tag puts it ahead of the whole queue.
         Assert.Equal(["high", "low0", "low1", "low2", "low3", "low4"], order);
         await host.AssertNothingHeldAsync();
@@ -296,5 +274,24 @@ public sealed class ModelGrainTests
         Assert.Equal(LeaseOutcome.Granted, again.Outcome);
         await host.ReleaseAsync(again);
         await host.AssertNothingHeldAsync();
+    }
+
+    /// <summary>Releases the holder, then each grant in turn (capacity 1), and returns the order of the grants.</summary>
+    private static async Task<List<string>> ServeOneByOneAsync(GrainTestHost host, LeaseGrant holder, Dictionary<Task<LeaseGrant>, string> pending)
+    {
+        var order = new List<string>();
+        var current = holder;
+        while (pending.Count > 0)
+        {
+            await host.ReleaseAsync(current);
+            var next = await Task.WhenAny(pending.Keys).WaitAsync(Eventually.Limit);
+            order.Add(pending[next]);
+            pending.Remove(next);
+            current = await next;
+            Assert.Equal(LeaseOutcome.Granted, current.Outcome);
+        }
+
+        await host.ReleaseAsync(current);
+        return order;
     }
 }
