@@ -5,6 +5,7 @@ using Dispatcher.Grains.Abstractions.Configuration;
 using Dispatcher.Grains.Abstractions.Leases;
 using Dispatcher.Grains.Abstractions.Models;
 using Dispatcher.Grains.Abstractions.Tokens;
+using Dispatcher.Grains.Backends;
 using Dispatcher.Silo.Activation;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -37,8 +38,10 @@ internal static class MemoryPerWaiter
             Models = [new ModelOptions { Name = "m", Backends = ["http://10.0.0.1:8000"], MaxConcurrentLeasesPerBackend = 1 }],
             Tokens = [new TokenOptions { Name = "bench", Token = secret, Priority = 5, Threshold = count + 1 }],
             QueueTimeout = TimeSpan.FromHours(1),
+            Capacity = { UseMetrics = false },
         };
         var services = new ServiceCollection().AddLogging().AddSingleton(Options.Create(options)).AddDispatcherGrains().AddSingleton<LocalSilo>()
+            .AddSingleton<IReplicaProbe, HttpReplicaProbe>()
             .AddSingleton<IGrainFactory>(sp => sp.GetRequiredService<LocalSilo>()).BuildServiceProvider();
         await using var _ = services;
         var silo = services.GetRequiredService<LocalSilo>();

@@ -10,4 +10,9 @@ internal static class GrainsEventIds
     public const int WaiterTimedOut = 1004;
     public const int BackendChanged = 1005;
     public const int LedgerNotifyFailed = 1006;
+    public const int ReplicaEjected = 1007;
+    public const int ReplicaRestored = 1008;
+    public const int ScrapeFailed = 1009;
+    public const int NoVllmMetrics = 1010;
+    public const int ReplicaRestarted = 1011;
 }

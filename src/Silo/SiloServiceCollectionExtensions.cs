@@ -1,6 +1,7 @@
 using Dispatcher.Grains;
 using Dispatcher.Grains.Abstractions;
 using Dispatcher.Grains.Abstractions.Configuration;
+using Dispatcher.Grains.Backends;
 using Dispatcher.Silo.Activation;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -33,6 +34,7 @@ public static class SiloServiceCollectionExtensions
             .Validate(o => o.IdleTimeout > TimeSpan.Zero, $"{SiloOptions.SectionName}:IdleTimeout must be positive.")
             .Validate(o => o.CollectionPeriod > TimeSpan.Zero, $"{SiloOptions.SectionName}:CollectionPeriod must be positive.")
             .ValidateOnStart();
+        services.TryAddSingleton<IReplicaProbe, HttpReplicaProbe>();
         services.TryAddSingleton<LocalSilo>();
         services.TryAddSingleton<IGrainFactory>(sp => sp.GetRequiredService<LocalSilo>());
         services.AddHostedService<IdleCollectionService>();

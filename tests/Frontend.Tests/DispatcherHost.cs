@@ -64,6 +64,7 @@ internal sealed class DispatcherHost : IAsyncDisposable
             ["urls"] = "http://127.0.0.1:0",
             ["Dispatcher:Models:0:Name"] = Model,
             ["Dispatcher:Models:0:MaxConcurrentLeasesPerBackend"] = capacity.ToString(CultureInfo.InvariantCulture),
+            ["Dispatcher:Capacity:ScrapeInterval"] = "00:00:00.200",
             ["Dispatcher:Tokens:0:Name"] = "high",
             ["Dispatcher:Tokens:0:Token"] = HighToken,
             ["Dispatcher:Tokens:0:Priority"] = "10",

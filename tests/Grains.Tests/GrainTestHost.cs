@@ -3,6 +3,8 @@ using Dispatcher.Grains.Abstractions.Configuration;
 using Dispatcher.Grains.Abstractions.Leases;
 using Dispatcher.Grains.Abstractions.Models;
 using Dispatcher.Grains.Abstractions.Tokens;
+using Dispatcher.Grains.Backends;
+using Dispatcher.Grains.Tests.Backends;
 using Dispatcher.Grains.Tokens;
 using Dispatcher.Silo.Activation;
 using Dispatcher.Testing;
@@ -36,6 +38,7 @@ internal sealed class GrainTestHost : IAsyncDisposable
                 new TokenOptions { Name = "capped", Token = "secret-capped", Priority = 5, Threshold = 5, MaxInFlight = 1 },
             ],
             QueueTimeout = TimeSpan.FromSeconds(30),
+            Capacity = { UseMetrics = false },
         };
         configure?.Invoke(Options);
         Assert.Empty(DispatcherOptionsValidator.Validate(Options));
@@ -44,6 +47,7 @@ internal sealed class GrainTestHost : IAsyncDisposable
         services.AddLogging();
         services.AddSingleton<TimeProvider>(Time);
         services.AddSingleton(Microsoft.Extensions.Options.Options.Create(Options));
+        services.AddSingleton<IReplicaProbe>(Probe);
         services.AddDispatcherGrains();
         services.AddSingleton<LocalSilo>();
         services.AddSingleton<IGrainFactory>(sp => sp.GetRequiredService<LocalSilo>());
@@ -54,6 +58,9 @@ internal sealed class GrainTestHost : IAsyncDisposable
     public DispatcherOptions Options { get; }
 
     public FakeTimeProvider Time { get; } = new();
+
+    /// <summary>What the replicas answer to scrapes and health probes.</summary>
+    public FakeReplicaProbe Probe { get; } = new();
 
     public LocalSilo Silo { get; }
 

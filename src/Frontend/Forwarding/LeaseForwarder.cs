@@ -25,6 +25,7 @@ internal sealed partial class LeaseForwarder(
     IOptions<ForwardingOptions> forwardingOptions,
     ILogger<LeaseForwarder> logger)
 {
+    private const int MaxAttempts = 2;
     private readonly ForwarderRequestConfig _requestConfig = new() { ActivityTimeout = forwardingOptions.Value.ActivityTimeout };
 
     public async Task ForwardAsync(HttpContext context, AuthenticatedToken token, InspectedBody body)
@@ -32,39 +33,50 @@ internal sealed partial class LeaseForwarder(
         var requestId = Guid.CreateVersion7().ToString("N");
         var priority = Math.Min(token.Policy.Priority, body.Priority ?? int.MaxValue);
         var model = grains.GetGrain<IModelGrain>(body.Model);
+        var request = new LeaseRequest(requestId, token.TokenId, priority, token.Policy.MaxInFlight);
 
-        LeaseGrant grant;
-        try
+        // A replica that cannot be reached before anything was sent gets the request once more, elsewhere.
+        for (var attempt = 1; attempt <= MaxAttempts; attempt++)
         {
-            var request = new LeaseRequest(requestId, token.TokenId, priority, token.Policy.MaxInFlight);
-            grant = await model.AcquireAsync(request, context.RequestAborted);
-        }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
-        {
-            Log.ClientAborted(logger, requestId, body.Model, "waiting");
-            return;
-        }
+            LeaseGrant grant;
+            try
+            {
+                grant = await model.AcquireAsync(request, context.RequestAborted);
+            }
+            catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+            {
+                Log.ClientAborted(logger, requestId, body.Model, "waiting");
+                return;
+            }
 
-        if (grant.Outcome != LeaseOutcome.Granted)
-        {
-            Log.Refused(logger, requestId, body.Model, token.Policy.Name, grant.Outcome.ToString());
-            await WriteRefusalAsync(context, body.Model, grant);
-            return;
-        }
+            if (grant.Outcome != LeaseOutcome.Granted)
+            {
+                Log.Refused(logger, requestId, body.Model, token.Policy.Name, grant.Outcome.ToString());
+                await WriteRefusalAsync(context, body.Model, grant);
+                return;
+            }
 
-        var reason = LeaseEndReason.Completed;
-        try
-        {
-            reason = await SendAsync(context, body, priority, grant, requestId);
-        }
-        finally
-        {
-            int? status = context.Response.HasStarted ? context.Response.StatusCode : null;
-            await model.ReleaseAsync(new LeaseRelease(grant.LeaseId!, reason, status, Usage: null), CancellationToken.None);
+            var reason = LeaseEndReason.UpstreamFailed;
+            try
+            {
+                reason = await SendAsync(context, body, priority, grant, requestId, lastAttempt: attempt == MaxAttempts);
+            }
+            finally
+            {
+                int? status = context.Response.HasStarted ? context.Response.StatusCode : null;
+                await model.ReleaseAsync(new LeaseRelease(grant.LeaseId!, reason, status, Usage: null), CancellationToken.None);
+            }
+
+            if (reason != LeaseEndReason.UpstreamUnreachable || context.Response.HasStarted)
+            {
+                return;
+            }
+
+            context.Response.Clear();
         }
     }
 
-    private async Task<LeaseEndReason> SendAsync(HttpContext context, InspectedBody body, int priority, LeaseGrant grant, string requestId)
+    private async Task<LeaseEndReason> SendAsync(HttpContext context, InspectedBody body, int priority, LeaseGrant grant, string requestId, bool lastAttempt)
     {
         // The body was read whole to inspect it; forward those same bytes, but for vLLM's own priority field.
         var scheduling = dispatcherOptions.Value.Scheduling;
@@ -92,12 +104,18 @@ internal sealed partial class LeaseForwarder(
             default:
                 var exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
                 Log.UpstreamFailed(logger, exception, requestId, body.Model, backend, error.ToString());
+                var unreachable = error == ForwarderError.Request && !context.Response.HasStarted;
+                if (unreachable && !lastAttempt)
+                {
+                    return LeaseEndReason.UpstreamUnreachable;
+                }
+
                 var timedOut = error == ForwarderError.RequestTimedOut;
                 await OpenAiErrorWriter.WriteAsync(
                     context,
                     timedOut ? DispatcherError.UpstreamTimeout : DispatcherError.UpstreamUnreachable,
                     timedOut ? "The model server did not answer in time." : "The model server could not be reached or failed to answer.");
-                return LeaseEndReason.UpstreamFailed;
+                return unreachable ? LeaseEndReason.UpstreamUnreachable : LeaseEndReason.UpstreamFailed;
         }
     }
 

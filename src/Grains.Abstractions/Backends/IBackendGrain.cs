@@ -14,6 +14,12 @@ public interface IBackendGrain : IGrainWithStringKey
     /// <summary>Stops change notices to <paramref name="model"/>.</summary>
     Task UnsubscribeAsync(string model, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// A frontend could not reach the replica (connection refused or reset before any answer): it is ejected at
+    /// once and probed until it answers again.
+    /// </summary>
+    Task ReportUnreachableAsync(string reason, CancellationToken cancellationToken);
+
     /// <summary>The replica's state as last known.</summary>
     Task<BackendSnapshot> GetSnapshotAsync(CancellationToken cancellationToken);
 }

@@ -18,14 +18,20 @@ public sealed class DispatcherOptions
     /// <summary>How long a request may wait for a lease before it is answered 503. Default 60 s.</summary>
     public TimeSpan QueueTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>The most leases one replica takes at once, unless its model says otherwise. Default 32.</summary>
-    public int MaxConcurrentLeasesPerBackend { get; set; } = 32;
+    /// <summary>
+    /// A hard cap on the leases one replica takes at once, on top of the metrics-based admission, unless its
+    /// model says otherwise. None by default; required when <c>Capacity:UseMetrics</c> is false.
+    /// </summary>
+    public int? MaxConcurrentLeasesPerBackend { get; set; }
 
     /// <summary>A last-resort limit on one lease, in case its holder never releases it. Default 1 hour.</summary>
     public TimeSpan MaxLeaseLifetime { get; set; } = TimeSpan.FromHours(1);
 
     /// <summary>The <c>Retry-After</c> hint sent with 429 and 503 answers. Default 2 s.</summary>
     public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>When replicas have room, and how failing ones are ejected.</summary>
+    public CapacityOptions Capacity { get; set; } = new();
 
     /// <summary>The order in which waiting requests are served.</summary>
     public SchedulingOptions Scheduling { get; set; } = new();

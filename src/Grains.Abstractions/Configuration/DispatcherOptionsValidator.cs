@@ -18,10 +18,12 @@ public static class DispatcherOptionsValidator
             errors.Add($"{root}:RetryAfter must not be negative.");
         }
 
-        if (options.MaxConcurrentLeasesPerBackend < 1)
+        if (options.MaxConcurrentLeasesPerBackend is < 1)
         {
             errors.Add($"{root}:MaxConcurrentLeasesPerBackend must be at least 1.");
         }
+
+        ValidateCapacity(errors, options.Capacity, $"{root}:Capacity");
 
         Positive(errors, options.Scheduling.AgingInterval, $"{root}:Scheduling:AgingInterval");
         if (!Enum.IsDefined(options.Scheduling.Policy))
@@ -70,6 +72,16 @@ public static class DispatcherOptionsValidator
             {
                 errors.Add($"{at}:MaxConcurrentLeasesPerBackend must be at least 1.");
             }
+
+            if (!options.Capacity.UseMetrics && (model.MaxConcurrentLeasesPerBackend ?? options.MaxConcurrentLeasesPerBackend) is null)
+            {
+                errors.Add($"{at}:MaxConcurrentLeasesPerBackend (or {root}:MaxConcurrentLeasesPerBackend) is required when {root}:Capacity:UseMetrics is false.");
+            }
+
+            if (model.MinTokensPerSecond is < 0)
+            {
+                errors.Add($"{at}:MinTokensPerSecond must not be negative.");
+            }
         }
 
         var tokenIds = new HashSet<string>(StringComparer.Ordinal);
@@ -114,6 +126,39 @@ public static class DispatcherOptionsValidator
         }
 
         return errors;
+    }
+
+    private static void ValidateCapacity(List<string> errors, CapacityOptions capacity, string at)
+    {
+        Positive(errors, capacity.ScrapeInterval, $"{at}:ScrapeInterval");
+        Positive(errors, capacity.ScrapeTimeout, $"{at}:ScrapeTimeout");
+        Positive(errors, capacity.EstimationWindow, $"{at}:EstimationWindow");
+        Positive(errors, capacity.ProbeBackoff, $"{at}:ProbeBackoff");
+        Positive(errors, capacity.MaxProbeBackoff, $"{at}:MaxProbeBackoff");
+        if (capacity.MinTokensPerSecond < 0)
+        {
+            errors.Add($"{at}:MinTokensPerSecond must not be negative.");
+        }
+
+        if (capacity.MaxWaiting < 0)
+        {
+            errors.Add($"{at}:MaxWaiting must not be negative.");
+        }
+
+        if (capacity.MaxKvCacheUsage is <= 0 or > 1)
+        {
+            errors.Add($"{at}:MaxKvCacheUsage must be above 0 and at most 1.");
+        }
+
+        if (capacity.ColdStartLeases < 1)
+        {
+            errors.Add($"{at}:ColdStartLeases must be at least 1.");
+        }
+
+        if (capacity.FailuresToEject < 1)
+        {
+            errors.Add($"{at}:FailuresToEject must be at least 1.");
+        }
     }
 
     private static void Positive(List<string> errors, TimeSpan value, string setting)

@@ -15,6 +15,9 @@ public sealed class ModelOptions
     /// <summary>Overrides <see cref="DispatcherOptions.MaxConcurrentLeasesPerBackend"/> for this model.</summary>
     public int? MaxConcurrentLeasesPerBackend { get; set; }
 
+    /// <summary>Overrides <see cref="CapacityOptions.MinTokensPerSecond"/> for this model.</summary>
+    public double? MinTokensPerSecond { get; set; }
+
     /// <summary>The API key the replicas expect (vLLM <c>--api-key</c>), sent as a bearer token; none by default.</summary>
     public string? ApiKey { get; set; }
 }

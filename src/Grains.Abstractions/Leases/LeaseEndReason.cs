@@ -9,8 +9,11 @@ public enum LeaseEndReason
     /// <summary>The client went away; the upstream request was aborted.</summary>
     ClientAborted,
 
-    /// <summary>The replica could not be reached or broke the response.</summary>
+    /// <summary>The replica broke the response or did not answer in time.</summary>
     UpstreamFailed,
+
+    /// <summary>The replica could not be reached at all (nothing was sent to the client): it is ejected.</summary>
+    UpstreamUnreachable,
 
     /// <summary>The lease outlived the maximum lease lifetime and was taken back by the model grain.</summary>
     Expired,

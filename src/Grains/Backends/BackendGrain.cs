@@ -1,19 +1,46 @@
 using Dispatcher.Grains.Abstractions.Backends;
 using Dispatcher.Grains.Abstractions.Configuration;
+using Dispatcher.Grains.Abstractions.Models;
+using Dispatcher.Grains.Capacity;
+using Dispatcher.Grains.Metrics;
 using Dispatcher.Grains.Runtime;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Dispatcher.Grains.Backends;
 
 /// <summary>
-/// One vLLM replica. This first version knows the replica's configured capacity (the most leases it takes
-/// at once) and reports it healthy; live capacity from the replica's metrics and health probing replace
-/// that in a later step behind the same contract.
+/// One vLLM replica. On a grain timer it scrapes <c>/metrics</c> (every <c>ScrapeInterval</c>), estimates the
+/// per-user token rate and publishes a new <see cref="BackendSnapshot"/> to the model grains that subscribed.
+/// A replica whose scrapes fail <c>FailuresToEject</c> times in a row, or that a frontend could not reach, is
+/// ejected: it is then probed on <c>/health</c> with exponential backoff and restored when it answers.
 /// </summary>
-internal sealed class BackendGrain(IGrainContext context, IOptions<DispatcherOptions> options) : Grain(context), IBackendGrain
+internal sealed partial class BackendGrain : Grain, IBackendGrain
 {
     private readonly HashSet<string> _subscribers = new(StringComparer.Ordinal);
+    private readonly DispatcherOptions _options;
+    private readonly CapacityOptions _capacity;
+    private readonly IReplicaProbe _probe;
+    private readonly TimeProvider _time;
+    private readonly ILogger<BackendGrain> _logger;
+    private readonly ThroughputEstimator _estimator;
     private BackendSnapshot _snapshot = null!;
+    private IGrainTimer? _timer;
+    private int _failures;
+    private TimeSpan _probeDelay;
+    private bool _warnedNoMetrics;
+
+    public BackendGrain(IGrainContext context, IOptions<DispatcherOptions> options, IReplicaProbe probe, TimeProvider time, ILogger<BackendGrain> logger)
+        : base(context)
+    {
+        _options = options.Value;
+        _capacity = _options.Capacity;
+        _probe = probe;
+        _time = time;
+        _logger = logger;
+        _estimator = new ThroughputEstimator(_capacity.EstimationWindow);
+        _probeDelay = _capacity.ProbeBackoff;
+    }
 
     public override bool CanDeactivate => _subscribers.Count == 0;
 
@@ -21,7 +48,18 @@ internal sealed class BackendGrain(IGrainContext context, IOptions<DispatcherOpt
     {
         var address = BackendAddress.TryNormalize(Key)
             ?? throw new InvalidOperationException($"Backend grain key '{Key}' is not an http(s) address.");
-        _snapshot = new BackendSnapshot(address, Healthy: true, ConfiguredCapacity(options.Value), Version: 1);
+        _snapshot = new BackendSnapshot(address, Healthy: true, ConfiguredCap(), Version: 1);
+        if (_capacity.UseMetrics)
+        {
+            _timer = Context.RegisterTimer(TickAsync, TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public override Task OnDeactivateAsync(CancellationToken cancellationToken)
+    {
+        _timer?.Dispose();
         return Task.CompletedTask;
     }
 
@@ -39,21 +77,131 @@ internal sealed class BackendGrain(IGrainContext context, IOptions<DispatcherOpt
 
     public Task<BackendSnapshot> GetSnapshotAsync(CancellationToken cancellationToken) => Task.FromResult(_snapshot);
 
-    /// <summary>The smallest cap among the models served by this replica (a replica may serve aliases).</summary>
-    private int ConfiguredCapacity(DispatcherOptions dispatcher)
+    public async Task ReportUnreachableAsync(string reason, CancellationToken cancellationToken)
     {
-        int? capacity = null;
-        foreach (var model in dispatcher.Models)
+        if (_snapshot.Healthy)
         {
-            var servesIt = model.Backends.Exists(b =>
-                BackendAddress.TryNormalize(b) is { } uri && BackendAddress.Key(uri) == Key);
-            if (servesIt)
+            await EjectAsync(reason);
+        }
+    }
+
+    private async Task TickAsync(CancellationToken cancellationToken)
+    {
+        // The next tick is set before this one's I/O, so the cadence does not drift with the replica's latency.
+        if (_snapshot.Healthy)
+        {
+            _timer!.Change(_capacity.ScrapeInterval, Timeout.InfiniteTimeSpan);
+            await ScrapeAsync(cancellationToken);
+            return;
+        }
+
+        _probeDelay = TimeSpan.FromTicks(Math.Min(_probeDelay.Ticks * 2, _capacity.MaxProbeBackoff.Ticks));
+        _timer!.Change(_probeDelay, Timeout.InfiniteTimeSpan);
+        if (await ProbeAsync(cancellationToken))
+        {
+            _failures = 0;
+            _probeDelay = _capacity.ProbeBackoff;
+            Log.Restored(_logger, Key);
+            await PublishAsync(_snapshot with { Healthy = true });
+            _timer.Change(TimeSpan.Zero, Timeout.InfiniteTimeSpan); // read its load straight away
+        }
+    }
+
+    private async Task ScrapeAsync(CancellationToken cancellationToken)
+    {
+        ProbeResult result;
+        using (var timeout = new CancellationTokenSource(_capacity.ScrapeTimeout, _time))
+        {
+            result = await _probe.ScrapeAsync(_snapshot.Address, timeout.Token);
+        }
+
+        if (result.Text is null)
+        {
+            _failures++;
+            Log.ScrapeFailed(_logger, Key, result.Error ?? "no answer");
+            if (_failures >= _capacity.FailuresToEject)
             {
-                var cap = model.MaxConcurrentLeasesPerBackend ?? dispatcher.MaxConcurrentLeasesPerBackend;
-                capacity = capacity is null ? cap : Math.Min(capacity.Value, cap);
+                await EjectAsync($"{_failures} scrapes failed, the last: {result.Error}");
+            }
+
+            return;
+        }
+
+        _failures = 0;
+        var scrape = VllmScrape.From(PrometheusTextParser.Parse(result.Text));
+        if (scrape is null)
+        {
+            if (!_warnedNoMetrics)
+            {
+                _warnedNoMetrics = true;
+                Log.NoVllmMetrics(_logger, Key);
+            }
+
+            return;
+        }
+
+        var restarts = _estimator.Restarts;
+        _estimator.Observe(_time.GetUtcNow(), scrape);
+        if (_estimator.Restarts != restarts)
+        {
+            Log.Restarted(_logger, Key);
+        }
+
+        var model = _estimator.StepModel;
+        var load = new ReplicaLoad(
+            (int)Math.Round(scrape.Running),
+            (int)Math.Round(scrape.Waiting),
+            scrape.KvCacheUsage,
+            _estimator.PerUserRate,
+            _estimator.ObservedRunning,
+            model?.BaseSeconds,
+            model?.PerRunningSeconds);
+        await PublishAsync(_snapshot with { Load = load });
+    }
+
+    private async Task<bool> ProbeAsync(CancellationToken cancellationToken)
+    {
+        using var timeout = new CancellationTokenSource(_capacity.ScrapeTimeout, _time);
+        try
+        {
+            return await _probe.IsHealthyAsync(_snapshot.Address, timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private async Task EjectAsync(string reason)
+    {
+        Log.Ejected(_logger, Key, reason);
+        _probeDelay = _capacity.ProbeBackoff;
+        await PublishAsync(_snapshot with { Healthy = false });
+        _timer?.Change(_probeDelay, Timeout.InfiniteTimeSpan);
+    }
+
+    private async Task PublishAsync(BackendSnapshot snapshot)
+    {
+        _snapshot = snapshot with { Version = _snapshot.Version + 1 };
+        foreach (var model in _subscribers.ToArray())
+        {
+            await Context.GrainFactory.GetGrain<IModelGrain>(model).OnBackendChangedAsync(_snapshot, CancellationToken.None);
+        }
+    }
+
+    /// <summary>The smallest hard cap among the models served by this replica (a replica may serve aliases).</summary>
+    private int? ConfiguredCap()
+    {
+        int? cap = null;
+        foreach (var model in _options.Models)
+        {
+            var servesIt = model.Backends.Exists(b => BackendAddress.TryNormalize(b) is { } uri && BackendAddress.Key(uri) == Key);
+            if (servesIt && (model.MaxConcurrentLeasesPerBackend ?? _options.MaxConcurrentLeasesPerBackend) is { } modelCap)
+            {
+                cap = cap is null ? modelCap : Math.Min(cap.Value, modelCap);
             }
         }
 
-        return capacity ?? dispatcher.MaxConcurrentLeasesPerBackend;
+        return cap ?? _options.MaxConcurrentLeasesPerBackend;
     }
 }

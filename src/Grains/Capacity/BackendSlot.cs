@@ -2,12 +2,26 @@ using Dispatcher.Grains.Abstractions.Backends;
 
 namespace Dispatcher.Grains.Capacity;
 
-/// <summary>A replica as one model grain tracks it: the replica's last snapshot plus the leases granted on it.</summary>
+/// <summary>A replica as one model grain tracks it: its last snapshot plus the leases granted on it.</summary>
 internal sealed class BackendSlot(BackendSnapshot snapshot)
 {
-    public BackendSnapshot Snapshot { get; set; } = snapshot;
+    private BackendSnapshot _snapshot = snapshot;
+
+    public BackendSnapshot Snapshot
+    {
+        get => _snapshot;
+        set
+        {
+            _snapshot = value;
+            LeasesAtSnapshot = LeasesInFlight;
+        }
+    }
 
     public int LeasesInFlight { get; set; }
 
-    public bool HasRoom => Snapshot.Healthy && LeasesInFlight < Snapshot.MaxConcurrentLeases;
+    /// <summary>Leases held when the snapshot arrived: those granted since count on top of its load at once.</summary>
+    public int LeasesAtSnapshot { get; private set; }
+
+    /// <summary>The running count to plan with: the replica's as scraped plus this model's grants since.</summary>
+    public int EffectiveRunning => (Snapshot.Load?.Running ?? 0) + Math.Max(0, LeasesInFlight - LeasesAtSnapshot);
 }

@@ -4,27 +4,27 @@ namespace Dispatcher.Grains.Capacity;
 internal static class ReplicaChooser
 {
     /// <summary>
-    /// Among the replicas with room, the one with the smallest share of its capacity in use; ties go to the
-    /// first at or after <paramref name="start"/> (the caller rotates it, so ties spread evenly).
-    /// Returns -1 when no replica has room.
+    /// Among the replicas with room, the one with the best score; ties go to the first at or after
+    /// <paramref name="start"/> (the caller rotates it, so ties spread evenly). Returns -1 when none has room.
     /// </summary>
-    public static int Choose(IReadOnlyList<BackendSlot> slots, int start)
+    public static int Choose(IReadOnlyList<BackendSlot> slots, int start, AdmissionPolicy policy)
     {
         var best = -1;
+        var bestScore = double.NegativeInfinity;
         for (var i = 0; i < slots.Count; i++)
         {
             var index = (start + i) % slots.Count;
             var slot = slots[index];
-            if (!slot.HasRoom)
+            if (!policy.HasRoom(slot))
             {
                 continue;
             }
 
-            // a/b < c/d  <=>  a*d < c*b for positive capacities; long avoids overflow.
-            if (best < 0 || (long)slot.LeasesInFlight * slots[best].Snapshot.MaxConcurrentLeases
-                < (long)slots[best].LeasesInFlight * slot.Snapshot.MaxConcurrentLeases)
+            var score = policy.Score(slot);
+            if (best < 0 || score > bestScore * (1 + 1e-9))
             {
                 best = index;
+                bestScore = score;
             }
         }
 

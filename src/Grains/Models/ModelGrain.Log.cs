@@ -21,7 +21,7 @@ internal sealed partial class ModelGrain
         [LoggerMessage(GrainsEventIds.WaiterTimedOut, LogLevel.Information, "Request {RequestId} for {Model} timed out after {WaitedMs} ms in the wait list")]
         public static partial void TimedOut(ILogger logger, string requestId, string model, double waitedMs);
 
-        [LoggerMessage(GrainsEventIds.BackendChanged, LogLevel.Information, "Replica {Backend} of {Model}: healthy {Healthy}, capacity {Capacity}")]
-        public static partial void BackendChanged(ILogger logger, Uri backend, string model, bool healthy, int capacity);
+        [LoggerMessage(GrainsEventIds.BackendChanged, LogLevel.Trace, "Replica {Backend} of {Model}: healthy {Healthy}, running {Running}, {PerUserRate} tokens/s per user")]
+        public static partial void BackendChanged(ILogger logger, Uri backend, string model, bool healthy, int running, double perUserRate);
     }
 }

@@ -28,6 +28,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     private readonly Dictionary<string, ActiveLease> _leases = new(StringComparer.Ordinal);
     private readonly List<BackendSlot> _backends = [];
     private TimeSpan _queueTimeout;
+    private AdmissionPolicy _admission = null!;
     private IGrainTimer? _timeoutTimer;
     private DateTimeOffset? _timeoutTimerDue;
     private IGrainTimer? _expiryTimer;
@@ -50,6 +51,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     {
         var model = _options.FindModel(Key);
         _queueTimeout = model?.QueueTimeout ?? _options.QueueTimeout;
+        _admission = new AdmissionPolicy(_options.Capacity, model?.MinTokensPerSecond ?? _options.Capacity.MinTokensPerSecond);
         foreach (var backend in model?.Backends ?? [])
         {
             if (BackendAddress.TryNormalize(backend) is { } address)
@@ -123,6 +125,13 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         }
 
         lease.Slot.LeasesInFlight--;
+        var unreachable = release.Reason == LeaseEndReason.UpstreamUnreachable && lease.Slot.Snapshot.Healthy;
+        if (unreachable)
+        {
+            // Stop granting on it now; its backend grain confirms with a newer snapshot and probes it.
+            lease.Slot.Snapshot = lease.Slot.Snapshot with { Healthy = false };
+        }
+
         _waitList.Released(lease.TokenId, lease.Priority, lease.Cost, release.Usage?.CompletionTokens);
         if (lease.HoldsTokenSlot)
         {
@@ -133,6 +142,11 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         Log.Released(_logger, release.LeaseId, release.Reason.ToString(), release.StatusCode);
         GrantWhilePossible();
         await Context.GrainFactory.GetGrain<ITokenGrain>(lease.TokenId).ReleaseAsync(release.Usage, CancellationToken.None);
+        if (unreachable)
+        {
+            var backend = Context.GrainFactory.GetGrain<IBackendGrain>(BackendAddress.Key(lease.Slot.Snapshot.Address));
+            await backend.ReportUnreachableAsync("a frontend could not connect", CancellationToken.None);
+        }
     }
 
     public Task OnBackendChangedAsync(BackendSnapshot snapshot, CancellationToken cancellationToken)
@@ -141,7 +155,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         if (slot is not null && snapshot.Version > slot.Snapshot.Version)
         {
             slot.Snapshot = snapshot;
-            Log.BackendChanged(_logger, snapshot.Address, Key, snapshot.Healthy, snapshot.MaxConcurrentLeases);
+            Log.BackendChanged(_logger, snapshot.Address, Key, snapshot.Healthy, snapshot.Load?.Running ?? 0, snapshot.Load?.PerUserRate ?? 0);
             GrantWhilePossible();
         }
 
@@ -169,7 +183,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     {
         while (_waitList.TryPeekNext(out var waiter))
         {
-            var index = ReplicaChooser.Choose(_backends, _rotation);
+            var index = ReplicaChooser.Choose(_backends, _rotation, _admission);
             if (index < 0)
             {
                 return;

@@ -172,17 +172,53 @@ public sealed class ErrorTests
         await keyed.AssertDrainedAsync();
     }
 
-    [Fact]
-    public async Task Post_ReplicaUnreachable_Answers502AndReleasesTheLease()
+    private static async Task<string> ClosedAddressAsync()
     {
         var closed = await EmulatorServer.StartAsync(new EmulatorOptions());
-        var closedAddress = closed.BaseAddress.AbsoluteUri;
+        var address = closed.BaseAddress.AbsoluteUri;
         await closed.DisposeAsync();
-        await using var host = await DispatcherHost.StartAsync(replicas: 0, extraBackends: [closedAddress]);
+        return address;
+    }
+
+    [Fact]
+    public async Task Post_OnlyReplicaUnreachable_Answers503AndReleasesTheLease()
+    {
+        await using var host = await DispatcherHost.StartAsync(replicas: 0, extraBackends: [await ClosedAddressAsync()]);
+
+        using var response = await host.CreateClient().PostAsync("/v1/chat/completions", DispatcherHost.Json(DispatcherHost.Chat()));
+
+        await AssertErrorAsync(response, HttpStatusCode.ServiceUnavailable, "no_healthy_backend");
+        Assert.True(response.Headers.Contains("Retry-After"));
+        await host.AssertDrainedAsync();
+    }
+
+    [Fact]
+    public async Task Post_BothTriesUnreachable_Answers502AndReleasesTheLeases()
+    {
+        await using var host = await DispatcherHost.StartAsync(replicas: 0, extraBackends: [await ClosedAddressAsync(), await ClosedAddressAsync()],
+            settings: new() { ["Dispatcher:Capacity:UseMetrics"] = "false" });
 
         using var response = await host.CreateClient().PostAsync("/v1/chat/completions", DispatcherHost.Json(DispatcherHost.Chat()));
 
         await AssertErrorAsync(response, HttpStatusCode.BadGateway, "upstream_unreachable");
+        await host.AssertDrainedAsync();
+    }
+
+    [Fact]
+    public async Task Post_OneReplicaUnreachable_RetriedOnTheOtherBeforeAnyByte()
+    {
+        await using var host = await DispatcherHost.StartAsync(replicas: 1, extraBackends: [await ClosedAddressAsync()],
+            settings: new() { ["Dispatcher:Capacity:UseMetrics"] = "false" });
+
+        for (var i = 0; i < 4; i++)
+        {
+            using var response = await host.CreateClient().PostAsync("/v1/chat/completions", DispatcherHost.Json(DispatcherHost.Chat()));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        Assert.Equal(4, host.Replicas[0].Engine.Stats().Completed);
+        var dead = (await host.SnapshotAsync()).Backends.Single(b => b.Snapshot.Address != new Uri(host.Replicas[0].BaseAddress.AbsoluteUri.TrimEnd('/')));
+        Assert.False(dead.Snapshot.Healthy);
         await host.AssertDrainedAsync();
     }
 

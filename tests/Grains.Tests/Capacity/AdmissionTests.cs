@@ -1,0 +1,168 @@
+using Dispatcher.Grains.Abstractions.Backends;
+using Dispatcher.Grains.Abstractions.Leases;
+using Dispatcher.Testing;
+
+namespace Dispatcher.Grains.Tests.Capacity;
+
+/// <summary>
+/// Admission from live metrics, through the real model and backend grains on the silo, with a scripted replica
+/// (<see cref="Backends.FakeReplica"/>) standing in for vLLM and a fake clock driving the scrapes.
+/// </summary>
+public sealed class AdmissionTests
+{
+    private const string First = "http://10.0.0.1:8000";
+    private const string Second = "http://10.0.0.2:8000";
+
+    private static GrainTestHost MetricsHost(int backends = 1) => new(backends: backends, capacity: 1, configure: o =>
+    {
+        o.Capacity.UseMetrics = true;
+        o.Models[0].MaxConcurrentLeasesPerBackend = null;
+        o.QueueTimeout = TimeSpan.FromHours(1);
+        o.MaxLeaseLifetime = TimeSpan.FromDays(1);
+        o.Tokens.ForEach(t => t.Threshold = 100);
+    });
+
+    /// <summary>One second passes: the replicas decode at their running counts, then are scraped once.</summary>
+    private static async Task TickAsync(GrainTestHost host, params string[] addresses)
+    {
+        var versions = new Dictionary<string, long>();
+        foreach (var address in addresses)
+        {
+            host.Probe[address].Run(1);
+            versions[address] = (await host.Grains.GetGrain<IBackendGrain>(address).GetSnapshotAsync(CancellationToken.None)).Version;
+        }
+
+        host.Time.Advance(TimeSpan.FromSeconds(1));
+        foreach (var address in addresses)
+        {
+            await Eventually.TrueAsync(async () => (await host.Grains.GetGrain<IBackendGrain>(address).GetSnapshotAsync(CancellationToken.None)).Version > versions[address],
+                () => $"{address} was not scraped");
+        }
+    }
+
+    [Fact]
+    public async Task Burst_LargerThanCapacity_NeverPushesUsersUnderTheFloorAndWaitsInOurQueue()
+    {
+        await using var host = MetricsHost();
+        var replica = host.Probe[First];
+        replica.StepBase = 0.010;
+        replica.StepPerRunning = 0.005; // 7 tokens/s per user up to 26 running
+        var waiting = new List<Task<LeaseGrant>>();
+        for (var i = 0; i < 40; i++)
+        {
+            waiting.Add(host.ModelGrain.AcquireAsync(host.Request("high"), CancellationToken.None));
+        }
+
+        var most = 0;
+        for (var second = 0; second < 40; second++)
+        {
+            var inFlight = (await host.SnapshotAsync()).InFlight;
+            most = Math.Max(most, inFlight);
+            replica.Running = inFlight; // vLLM runs what it was given
+            await TickAsync(host, First);
+        }
+
+        var final = await host.SnapshotAsync();
+        Assert.InRange(most, 20, 26);
+        Assert.True(1 / (replica.StepBase + (replica.StepPerRunning * most)) >= 7, $"{most} running is under the floor");
+        Assert.Equal(40 - final.InFlight, final.Waiting);
+        Assert.Equal(0, replica.Waiting);
+    }
+
+    [Fact]
+    public async Task ColdStart_NoRateYet_AdmitsOnlyTheColdStartLeases()
+    {
+        await using var host = MetricsHost();
+        var waiting = Enumerable.Range(0, 10).Select(_ => host.ModelGrain.AcquireAsync(host.Request("high"), CancellationToken.None)).ToList();
+
+        await Eventually.TrueAsync(async () => (await host.SnapshotAsync()).InFlight == 4, () => "cold start did not admit 4");
+        Assert.Equal(6, (await host.SnapshotAsync()).Waiting);
+    }
+
+    [Theory]
+    [InlineData(1, 0.1)]
+    [InlineData(0, 0.95)]
+    public async Task ReplicaQueueingOrKvFull_AdmitsNothingMore(int vllmWaiting, double kvUsage)
+    {
+        await using var host = MetricsHost();
+        var replica = host.Probe[First];
+        replica.Running = 2;
+        await TickAsync(host, First);
+        await TickAsync(host, First);
+        replica.Waiting = vllmWaiting;
+        replica.KvUsage = kvUsage;
+        await TickAsync(host, First);
+
+        var request = host.ModelGrain.AcquireAsync(host.Request("high"), CancellationToken.None);
+        await Eventually.TrueAsync(async () => (await host.SnapshotAsync()).Waiting == 1, () => "request not waiting");
+
+        replica.Waiting = 0;
+        replica.KvUsage = 0.1;
+        await TickAsync(host, First);
+        Assert.Equal(LeaseOutcome.Granted, (await request.WaitAsync(Eventually.Limit)).Outcome);
+    }
+
+    [Fact]
+    public async Task FailingScrapes_EjectProbeWithBackoffAndRestore()
+    {
+        await using var host = MetricsHost(backends: 2);
+        host.Probe[First].Running = 1;
+        host.Probe[Second].Running = 1;
+        await TickAsync(host, First, Second);
+        await TickAsync(host, First, Second);
+
+        host.Probe[First].Down = true;
+        for (var i = 0; i < 2; i++)
+        {
+            var scrapes = host.Probe[First].Scrapes;
+            host.Time.Advance(TimeSpan.FromSeconds(1));
+            await Eventually.TrueAsync(() => host.Probe[First].Scrapes > scrapes, () => "no scrape");
+        }
+
+        await Eventually.TrueAsync(async () => !(await host.SnapshotAsync()).Backends[0].Snapshot.Healthy, () => "failing replica not ejected");
+
+        var grants = new List<LeaseGrant>();
+        for (var i = 0; i < 3; i++)
+        {
+            grants.Add(await host.ModelGrain.AcquireAsync(host.Request("high"), CancellationToken.None));
+        }
+
+        Assert.All(grants, g => Assert.Equal(new Uri(Second), g.Backend));
+        var probes = host.Probe[First].Probes;
+        host.Time.Advance(TimeSpan.FromSeconds(1)); // first probe after 1 s
+        await Eventually.TrueAsync(() => host.Probe[First].Probes == probes + 1, () => "no probe after 1 s");
+        host.Time.Advance(TimeSpan.FromSeconds(1)); // the next one only after 2 s
+        Assert.Equal(probes + 1, host.Probe[First].Probes);
+
+        host.Probe[First].Down = false;
+        host.Time.Advance(TimeSpan.FromSeconds(1));
+        await Eventually.TrueAsync(async () => (await host.SnapshotAsync()).Backends[0].Snapshot.Healthy, () => "recovered replica not restored");
+        foreach (var grant in grants)
+        {
+            await host.ReleaseAsync(grant);
+        }
+    }
+
+    [Fact]
+    public async Task ReleaseUnreachable_EjectsAtOnceAndTheNextRequestGoesElsewhere()
+    {
+        await using var host = new GrainTestHost(backends: 2, capacity: 2, configure: o =>
+        {
+            o.Capacity.UseMetrics = true;
+            o.Capacity.ColdStartLeases = 2;
+        });
+        var first = await host.ModelGrain.AcquireAsync(host.Request("high"), CancellationToken.None);
+        var broken = first.Backend!;
+
+        await host.ReleaseAsync(first, LeaseEndReason.UpstreamUnreachable);
+
+        for (var i = 0; i < 2; i++)
+        {
+            var next = await host.ModelGrain.AcquireAsync(host.Request("high"), CancellationToken.None);
+            Assert.NotEqual(broken, next.Backend);
+        }
+
+        await Eventually.TrueAsync(async () => !(await host.Grains.GetGrain<IBackendGrain>(broken.AbsoluteUri.TrimEnd('/')).GetSnapshotAsync(CancellationToken.None)).Healthy,
+            () => "backend grain not told");
+    }
+}
