@@ -118,6 +118,17 @@ internal sealed class DispatcherHost : IAsyncDisposable
         return $"{{\"model\":\"{model}\",\"messages\":[{{\"role\":\"user\",\"content\":\"Hello\"}}],\"stream\":{(stream ? "true" : "false")}{max}{extra}}}";
     }
 
+    /// <summary>Sends <paramref name="request"/> as written, in one write, and returns everything the server answers.</summary>
+    public static async Task<string> SendRawAsync(Uri server, string request)
+    {
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(server.Host, server.Port);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.UTF8.GetBytes(request));
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        return await reader.ReadToEndAsync().WaitAsync(Eventually.Limit);
+    }
+
     public Task<ModelSnapshot> SnapshotAsync() => Grains.GetGrain<IModelGrain>(Model).GetSnapshotAsync(CancellationToken.None);
 
     public Task<TokenCounters> CountersAsync(string token) =>

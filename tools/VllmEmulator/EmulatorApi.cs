@@ -48,6 +48,16 @@ internal static class EmulatorApi
             server.Faults.Set(plan);
             return Results.NoContent();
         });
+        app.MapPost("/emulator/restart", () =>
+        {
+            // Like a vLLM restart: the listener goes away for a moment and comes back with counters at zero.
+            _ = Task.Run(async () =>
+            {
+                await Task.Delay(100);
+                await server.RestartAsync();
+            });
+            return Results.Accepted();
+        });
         app.MapDelete("/emulator/faults", () =>
         {
             server.Faults.Clear();

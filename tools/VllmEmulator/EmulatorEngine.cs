@@ -17,6 +17,8 @@ public sealed class EmulatorEngine : IDisposable
     private int _running;
     private int _waiting;
     private int _maxRunning;
+    private int _maxWaiting;
+    private double? _slowestDecodeRate;
     private long _received;
     private long _kvTokens;
     private long _promptTokens;
@@ -49,7 +51,8 @@ public sealed class EmulatorEngine : IDisposable
     {
         lock (_gate)
         {
-            return new EngineStats(_running, _waiting, _received, _finished["stop"] + _finished["length"], _finished["abort"], _generationTokens, _maxRunning);
+            return new EngineStats(_running, _waiting, _received, _finished["stop"] + _finished["length"], _finished["abort"], _generationTokens,
+                _maxRunning, _maxWaiting, _slowestDecodeRate);
         }
     }
 
@@ -65,27 +68,40 @@ public sealed class EmulatorEngine : IDisposable
         lock (_gate)
         {
             _received++;
-            _waiting++;
         }
 
-        try
+        if (!_slots.Wait(0, CancellationToken.None))
         {
-            await _slots.WaitAsync(cancellationToken);
-        }
-        catch (OperationCanceledException)
-        {
+            // Only a request that finds every sequence slot taken waits, as in vLLM's scheduler.
+            lock (_gate)
+            {
+                _waiting++;
+                _maxWaiting = Math.Max(_maxWaiting, _waiting);
+            }
+
+            try
+            {
+                await _slots.WaitAsync(cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                lock (_gate)
+                {
+                    _waiting--;
+                    _finished["abort"]++;
+                }
+
+                throw;
+            }
+
             lock (_gate)
             {
                 _waiting--;
-                _finished["abort"]++;
             }
-
-            throw;
         }
 
         lock (_gate)
         {
-            _waiting--;
             _running++;
             _maxRunning = Math.Max(_maxRunning, _running);
             _kvTokens += promptTokens;
@@ -94,6 +110,7 @@ public sealed class EmulatorEngine : IDisposable
 
         var produced = 0;
         var finishedNormally = false;
+        long firstTokenAt = 0;
         try
         {
             await Task.Delay(StepTime() + (Options.PrefillPerToken * promptTokens), _time, cancellationToken);
@@ -117,6 +134,7 @@ public sealed class EmulatorEngine : IDisposable
                     _kvTokens++;
                     if (produced == 0)
                     {
+                        firstTokenAt = now;
                         TimeToFirstToken.Observe(_time.GetElapsedTime(arrived, now).TotalSeconds);
                     }
                     else
@@ -139,6 +157,12 @@ public sealed class EmulatorEngine : IDisposable
                 _kvTokens -= promptTokens + produced;
                 EndToEndLatency.Observe(_time.GetElapsedTime(arrived).TotalSeconds);
                 var reason = finishedNormally ? finishReason : cancellationToken.IsCancellationRequested ? "abort" : "error";
+                if (finishedNormally && produced >= 10)
+                {
+                    var rate = (produced - 1) / _time.GetElapsedTime(firstTokenAt).TotalSeconds;
+                    _slowestDecodeRate = Math.Min(_slowestDecodeRate ?? double.MaxValue, rate);
+                }
+
                 _finished[reason] = _finished.GetValueOrDefault(reason) + 1;
             }
 

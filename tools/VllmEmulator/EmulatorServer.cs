@@ -2,15 +2,16 @@ namespace Dispatcher.VllmEmulator;
 
 /// <summary>
 /// One emulated vLLM replica on its own Kestrel server. Tests, the demo and benchmarks start as many as they
-/// need on loopback with <see cref="StartAsync"/> and reach its engine and faults directly.
+/// need on loopback with <see cref="StartAsync"/> and reach its engine and faults directly. It can be
+/// stopped (connections are refused, like a crashed vLLM) and restarted on the same port with its counters
+/// reset (like a restarted one).
 /// </summary>
 public sealed class EmulatorServer : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    private WebApplication? _app;
 
-    private EmulatorServer(WebApplication app, EmulatorOptions options, TimeProvider time)
+    private EmulatorServer(EmulatorOptions options, TimeProvider time)
     {
-        _app = app;
         Options = options;
         Time = time;
         Engine = new EmulatorEngine(options, time);
@@ -20,8 +21,8 @@ public sealed class EmulatorServer : IAsyncDisposable
 
     public TimeProvider Time { get; }
 
-    /// <summary>The emulated GPU: its counters tell what the replica saw.</summary>
-    public EmulatorEngine Engine { get; }
+    /// <summary>The emulated GPU: its counters tell what the replica saw since it last started.</summary>
+    public EmulatorEngine Engine { get; private set; }
 
     /// <summary>Failures to inject into the next requests.</summary>
     public FaultInjector Faults { get; } = new();
@@ -29,29 +30,55 @@ public sealed class EmulatorServer : IAsyncDisposable
     /// <summary>The body of the last generation or embedding request received, as sent.</summary>
     public string? LastRequestBody { get; internal set; }
 
-    /// <summary>The address the replica listens on, e.g. <c>http://127.0.0.1:41234</c>.</summary>
+    /// <summary>The address the replica listens on, e.g. <c>http://127.0.0.1:41234/</c>.</summary>
     public Uri BaseAddress { get; private set; } = null!;
+
+    /// <summary>True while it accepts connections.</summary>
+    public bool IsRunning => _app is not null;
 
     /// <summary>Starts a replica listening on <paramref name="url"/> (port 0 picks a free port).</summary>
     public static async Task<EmulatorServer> StartAsync(EmulatorOptions options, string url = "http://127.0.0.1:0", CancellationToken cancellationToken = default)
+    {
+        var server = new EmulatorServer(options, TimeProvider.System);
+        await server.ListenAsync(url, cancellationToken);
+        return server;
+    }
+
+    /// <summary>Stops listening at once: running requests are cut and new connections refused.</summary>
+    public async Task StopAsync()
+    {
+        if (_app is { } app)
+        {
+            _app = null;
+            await app.StopAsync(new CancellationToken(canceled: true));
+            await app.DisposeAsync();
+        }
+    }
+
+    /// <summary>Listens again on the same address with a fresh engine: counters start from zero.</summary>
+    public async Task RestartAsync(CancellationToken cancellationToken = default)
+    {
+        await StopAsync();
+        Engine.Dispose();
+        Engine = new EmulatorEngine(Options, Time);
+        await ListenAsync(BaseAddress.AbsoluteUri, cancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        Engine.Dispose();
+    }
+
+    private async Task ListenAsync(string url, CancellationToken cancellationToken)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls(url);
         var app = builder.Build();
-        var server = new EmulatorServer(app, options, TimeProvider.System);
-        EmulatorApi.Map(app, server);
+        EmulatorApi.Map(app, this);
         await app.StartAsync(cancellationToken);
-        var address = app.Urls.First();
-        server.BaseAddress = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal), UriKind.Absolute);
-        return server;
-    }
-
-    /// <summary>Stops the replica: like a killed vLLM, it refuses connections afterwards.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-        Engine.Dispose();
+        BaseAddress = new Uri(app.Urls.First().Replace("[::]", "127.0.0.1", StringComparison.Ordinal), UriKind.Absolute);
+        _app = app;
     }
 }

@@ -8,4 +8,7 @@ namespace Dispatcher.VllmEmulator;
 /// <param name="Aborted">Requests whose client went away before they finished.</param>
 /// <param name="GenerationTokens">Tokens generated in all.</param>
 /// <param name="MaxRunning">The most requests that ever ran at once.</param>
-public sealed record EngineStats(int Running, int Waiting, long Received, long Completed, long Aborted, long GenerationTokens, int MaxRunning);
+/// <param name="MaxWaiting">The most requests that ever waited at once in the engine's own queue.</param>
+/// <param name="SlowestDecodeRate">The lowest decode rate (tokens/s after the first token) of any finished request
+/// of at least 10 tokens; null before one.</param>
+public sealed record EngineStats(int Running, int Waiting, long Received, long Completed, long Aborted, long GenerationTokens, int MaxRunning, int MaxWaiting, double? SlowestDecodeRate);

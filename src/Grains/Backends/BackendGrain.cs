@@ -147,15 +147,12 @@ internal sealed partial class BackendGrain : Grain, IBackendGrain
             Log.Restarted(_logger, Key);
         }
 
-        var model = _estimator.StepModel;
         var load = new ReplicaLoad(
             (int)Math.Round(scrape.Running),
             (int)Math.Round(scrape.Waiting),
             scrape.KvCacheUsage,
             _estimator.PerUserRate,
-            _estimator.ObservedRunning,
-            model?.BaseSeconds,
-            model?.PerRunningSeconds);
+            _estimator.ObservedRunning);
         await PublishAsync(_snapshot with { Load = load });
     }
 

@@ -22,6 +22,9 @@ internal sealed class BackendSlot(BackendSnapshot snapshot)
     /// <summary>Leases held when the snapshot arrived: those granted since count on top of its load at once.</summary>
     public int LeasesAtSnapshot { get; private set; }
 
-    /// <summary>The running count to plan with: the replica's as scraped plus this model's grants since.</summary>
-    public int EffectiveRunning => (Snapshot.Load?.Running ?? 0) + Math.Max(0, LeasesInFlight - LeasesAtSnapshot);
+    /// <summary>
+    /// The running count to plan with: the replica's as scraped plus this model's grants since, and never less
+    /// than this model's own leases on it (a scrape taken before the latest grants may arrive after them).
+    /// </summary>
+    public int EffectiveRunning => Math.Max((Snapshot.Load?.Running ?? 0) + Math.Max(0, LeasesInFlight - LeasesAtSnapshot), LeasesInFlight);
 }

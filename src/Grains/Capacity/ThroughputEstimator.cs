@@ -6,14 +6,11 @@ namespace Dispatcher.Grains.Capacity;
 /// (decode tokens per second of inter-token time, which includes the stalls users feel), else from the
 /// generated-tokens counter divided by the time-weighted mean running count. A counter that goes down, or a
 /// changed <c>_created</c>, is a restart: the window starts over. While idle the last estimate is kept.
-/// Also fits a decode step time <c>base + perRunning * running</c> to the estimates seen at different
-/// loads, to predict the rate with one more request. Pure; the clock is the caller's.
+/// Pure; the clock is the caller's.
 /// </summary>
 internal sealed class ThroughputEstimator(TimeSpan window)
 {
-    private const int FitCapacity = 64;
     private readonly List<(DateTimeOffset At, VllmScrape Scrape)> _samples = [];
-    private readonly Queue<(double Running, double StepSeconds)> _fit = new();
 
     /// <summary>The latest estimate, tokens/s per running request; null until the first.</summary>
     public double? PerUserRate { get; private set; }
@@ -23,9 +20,6 @@ internal sealed class ThroughputEstimator(TimeSpan window)
 
     /// <summary>Restarts seen (counters that went down).</summary>
     public int Restarts { get; private set; }
-
-    /// <summary>The fitted step model, when the estimates spanned enough different loads.</summary>
-    public (double BaseSeconds, double PerRunningSeconds)? StepModel { get; private set; }
 
     public void Observe(DateTimeOffset at, VllmScrape scrape)
     {
@@ -86,16 +80,6 @@ internal sealed class ThroughputEstimator(TimeSpan window)
 
         PerUserRate = r;
         ObservedRunning = meanRunning;
-        if (meanRunning >= 1)
-        {
-            _fit.Enqueue((meanRunning, 1 / r));
-            if (_fit.Count > FitCapacity)
-            {
-                _fit.Dequeue();
-            }
-
-            StepModel = Fit();
-        }
     }
 
     /// <summary>Time-weighted mean of the running count over the window (trapezoid rule).</summary>
@@ -110,34 +94,6 @@ internal sealed class ThroughputEstimator(TimeSpan window)
 
         var total = (_samples[^1].At - _samples[0].At).TotalSeconds;
         return total > 0 ? area / total : _samples[^1].Scrape.Running;
-    }
-
-    /// <summary>Least squares of step time on running count; only a physically sensible fit over a real spread.</summary>
-    private (double, double)? Fit()
-    {
-        if (_fit.Count < 3)
-        {
-            return null;
-        }
-
-        double n = _fit.Count, sumX = 0, sumY = 0, sumXx = 0, sumXy = 0;
-        foreach (var (x, y) in _fit)
-        {
-            sumX += x;
-            sumY += y;
-            sumXx += x * x;
-            sumXy += x * y;
-        }
-
-        var variance = (sumXx / n) - ((sumX / n) * (sumX / n));
-        if (variance < 1)
-        {
-            return null; // loads too alike to tell the per-request cost from the fixed cost
-        }
-
-        var slope = ((sumXy / n) - ((sumX / n) * (sumY / n))) / variance;
-        var intercept = (sumY / n) - (slope * sumX / n);
-        return slope >= 0 && intercept > 0 ? (intercept, slope) : null;
     }
 
     private static double Delta(double? before, double? now) => before is { } a && now is { } b ? b - a : 0;

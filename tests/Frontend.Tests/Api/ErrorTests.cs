@@ -77,12 +77,14 @@ public sealed class ErrorTests
         using var declared = await http.PostAsync("/v1/chat/completions", DispatcherHost.Json(huge));
         await AssertErrorAsync(declared, HttpStatusCode.RequestEntityTooLarge, "request_too_large");
 
-        var chunked = new StreamContent(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(huge)));
-        chunked.Headers.ContentType = new("application/json");
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = chunked };
-        request.Headers.TransferEncodingChunked = true;
-        using var undeclared = await http.SendAsync(request);
-        await AssertErrorAsync(undeclared, HttpStatusCode.RequestEntityTooLarge, "request_too_large");
+        // Without Content-Length (chunked) the limit trips while reading. The server may answer before the client
+        // has sent everything, so the request goes out in one write on a raw socket, then the answer is read.
+        var chunk = $"{huge.Length:x}\r\n{huge}\r\n0\r\n\r\n";
+        var raw = $"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {DispatcherHost.HighToken}\r\n"
+            + $"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{chunk}";
+        var answer = await DispatcherHost.SendRawAsync(host.BaseAddress, raw);
+        Assert.StartsWith("HTTP/1.1 413", answer, StringComparison.Ordinal);
+        Assert.Contains("\"code\":\"request_too_large\"", answer, StringComparison.Ordinal);
         Assert.Equal(0, host.Replicas[0].Engine.Stats().Received);
     }
 

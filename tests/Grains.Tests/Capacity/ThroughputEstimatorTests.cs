@@ -82,19 +82,4 @@ public sealed class ThroughputEstimatorTests
         Assert.Equal(Rate(replica), _estimator.PerUserRate!.Value, Rate(replica) * 0.01);
         Assert.Equal(10, _estimator.ObservedRunning, 0.01);
     }
-
-    [Fact]
-    public void VaryingLoad_FitsTheStepTimeModel()
-    {
-        var replica = new FakeReplica { StepBase = 0.006, StepPerRunning = 0.0007 };
-        foreach (var running in new[] { 2, 8, 16, 32, 48, 64 })
-        {
-            replica.Running = running;
-            ObserveSeconds(replica, 12);
-        }
-
-        var (stepBase, perRunning) = _estimator.StepModel!.Value;
-        Assert.Equal(0.006, stepBase, 0.001);
-        Assert.Equal(0.0007, perRunning, 0.0001);
-    }
 }
