@@ -57,14 +57,19 @@ internal sealed partial class LeaseForwarder(
             }
 
             var reason = LeaseEndReason.UpstreamFailed;
+            var clientBody = context.Response.Body;
+            var meter = new UsageMeter(clientBody);
+            context.Response.Body = meter;
             try
             {
                 reason = await SendAsync(context, body, priority, grant, requestId, lastAttempt: attempt == MaxAttempts);
             }
             finally
             {
+                context.Response.Body = clientBody;
                 int? status = context.Response.HasStarted ? context.Response.StatusCode : null;
-                await model.ReleaseAsync(new LeaseRelease(grant.LeaseId!, reason, status, Usage: null), CancellationToken.None);
+                var usage = context.Response.StatusCode < 400 ? meter.Usage : null;
+                await model.ReleaseAsync(new LeaseRelease(grant.LeaseId!, reason, status, usage), CancellationToken.None);
             }
 
             if (reason != LeaseEndReason.UpstreamUnreachable || context.Response.HasStarted)

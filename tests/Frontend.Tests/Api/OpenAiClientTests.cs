@@ -26,6 +26,7 @@ public sealed class OpenAiClientTests
         Assert.Equal(ChatFinishReason.Length, completion.FinishReason);
         Assert.Equal(1, host.Replicas[0].Engine.Stats().Completed);
         await host.AssertDrainedAsync();
+        Assert.Equal(5, (await host.CountersAsync(DispatcherHost.HighToken)).CompletionTokens);
         host.AssertNoSecretLogged();
     }
 
@@ -53,6 +54,7 @@ public sealed class OpenAiClientTests
         Assert.True(updates >= 8, $"only {updates} updates");
         Assert.Equal(8, usage?.OutputTokenCount);
         await host.AssertDrainedAsync();
+        Assert.Equal(8, (await host.CountersAsync(DispatcherHost.LowToken)).CompletionTokens);
     }
 
     [Fact]
