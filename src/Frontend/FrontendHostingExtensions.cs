@@ -34,7 +34,7 @@ public static class FrontendHostingExtensions
             .Validate(o => o.ActivityTimeout > TimeSpan.Zero, $"{ForwardingOptions.SectionName}:ActivityTimeout must be positive.")
             .Validate(o => o.MaxRequestBodySize > 0, $"{ForwardingOptions.SectionName}:MaxRequestBodySize must be positive.")
             .ValidateOnStart();
-        services.AddInProcessSilo();
+        services.AddInProcessSilo(builder.Configuration);
         services.AddHttpForwarder();
         services.TryAddSingleton<UpstreamClient>();
         services.TryAddSingleton<ModelCatalog>();

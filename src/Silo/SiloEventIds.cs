@@ -7,4 +7,9 @@ internal static class SiloEventIds
     public const int Deactivated = 2001;
     public const int ActivationFailed = 2002;
     public const int TimerFailed = 2003;
+    public const int TokenLookupFailed = 2004;
+    public const int TokenListenerListening = 2005;
+    public const int TokenListenerLost = 2006;
+    public const int Migrated = 2007;
+    public const int MigrationWaiting = 2008;
 }

@@ -30,6 +30,9 @@ public sealed class DispatcherOptions
     /// <summary>The <c>Retry-After</c> hint sent with 429 and 503 answers. Default 2 s.</summary>
     public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>How token lookups are cached.</summary>
+    public TokenStoreOptions TokenStore { get; set; } = new();
+
     /// <summary>When replicas have room, and how failing ones are ejected.</summary>
     public CapacityOptions Capacity { get; set; } = new();
 

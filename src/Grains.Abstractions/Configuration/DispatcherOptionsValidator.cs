@@ -24,6 +24,9 @@ public static class DispatcherOptionsValidator
         }
 
         ValidateCapacity(errors, options.Capacity, $"{root}:Capacity");
+        Positive(errors, options.TokenStore.CacheTtl, $"{root}:TokenStore:CacheTtl");
+        Positive(errors, options.TokenStore.UnknownCacheTtl, $"{root}:TokenStore:UnknownCacheTtl");
+        Positive(errors, options.TokenStore.RetryAfterFailure, $"{root}:TokenStore:RetryAfterFailure");
 
         Positive(errors, options.Scheduling.AgingInterval, $"{root}:Scheduling:AgingInterval");
         if (!Enum.IsDefined(options.Scheduling.Policy))

@@ -23,6 +23,9 @@ public interface ITokenGrain : IGrainWithStringKey
     /// <summary>An in-flight request ended.</summary>
     Task ReleaseAsync(LeaseUsage? usage, CancellationToken cancellationToken);
 
+    /// <summary>Drops the cached policy: the token changed or was revoked in the store.</summary>
+    Task InvalidateAsync(CancellationToken cancellationToken);
+
     /// <summary>The token's counters as they are now.</summary>
     Task<TokenCounters> GetCountersAsync(CancellationToken cancellationToken);
 }

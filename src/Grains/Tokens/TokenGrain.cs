@@ -1,16 +1,23 @@
+using Dispatcher.Grains.Abstractions.Configuration;
 using Dispatcher.Grains.Abstractions.Leases;
 using Dispatcher.Grains.Abstractions.Tokens;
 using Dispatcher.Grains.Runtime;
+using Microsoft.Extensions.Options;
 
 namespace Dispatcher.Grains.Tokens;
 
 /// <summary>
-/// Caches one token's policy and counts its requests across every model. Stays active while any of its
-/// requests waits or runs, so the counters are never lost to idle deactivation.
+/// Caches one token's policy and counts its requests across every model. A known token is looked up again
+/// after <c>CacheTtl</c> (or at once when the store announces a change); an unknown one after
+/// <c>UnknownCacheTtl</c>. When the store cannot be reached, a token seen before keeps its cached policy and an
+/// unseen one is answered <see cref="TokenLookup.StoreUnavailable"/> (503, never 401). Stays active while any of
+/// its requests waits or runs, so the counters are never lost to idle deactivation.
 /// </summary>
-internal sealed class TokenGrain(IGrainContext context, ITokenStore store) : Grain(context), ITokenGrain
+internal sealed class TokenGrain(IGrainContext context, ITokenStore store, IOptions<DispatcherOptions> options, TimeProvider time) : Grain(context), ITokenGrain
 {
+    private readonly TokenStoreOptions _cache = options.Value.TokenStore;
     private TokenLookup? _lookup;
+    private DateTimeOffset _fetchedAt;
     private int _waiting;
     private int _inFlight;
     private long _completed;
@@ -20,18 +27,28 @@ internal sealed class TokenGrain(IGrainContext context, ITokenStore store) : Gra
 
     public async Task<TokenLookup> GetPolicyAsync(CancellationToken cancellationToken)
     {
-        if (_lookup is not null)
+        var now = time.GetUtcNow();
+        if (_lookup is not null && now - _fetchedAt < (_lookup.Status == TokenLookupStatus.Found ? _cache.CacheTtl : _cache.UnknownCacheTtl))
         {
             return _lookup;
         }
 
-        var lookup = await store.FindAsync(Key, cancellationToken);
-        if (lookup.Status != TokenLookupStatus.StoreUnavailable)
+        var fresh = await store.FindAsync(Key, cancellationToken);
+        if (fresh.Status == TokenLookupStatus.StoreUnavailable)
         {
-            _lookup = lookup;
+            // A token that worked keeps working through an outage; one never seen cannot be vouched for.
+            return _lookup is { Status: TokenLookupStatus.Found } cached ? cached : fresh;
         }
 
-        return lookup;
+        _lookup = fresh;
+        _fetchedAt = now;
+        return fresh;
+    }
+
+    public Task InvalidateAsync(CancellationToken cancellationToken)
+    {
+        _lookup = null;
+        return Task.CompletedTask;
     }
 
     public async Task<bool> TryEnterWaitingAsync(CancellationToken cancellationToken)

@@ -1,0 +1,150 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Npgsql;
+
+namespace Dispatcher.Testing;
+
+/// <summary>
+/// A real PostgreSQL for tests. <see cref="SharedAsync"/> uses the server that <c>.ci/run</c> started
+/// (<c>DISPATCHER_TEST_POSTGRES</c>) or, when there is none, starts a private one; <see cref="StartPrivateAsync"/>
+/// always starts a private server in a temporary folder on a free loopback port, which a test may stop and
+/// start again (an outage). Each test takes a database of its own with <see cref="CreateDatabaseAsync"/>.
+/// Needs the PostgreSQL server binaries (Debian package <c>postgresql</c>).
+/// </summary>
+public sealed class PostgresServer : IAsyncDisposable
+{
+    public const string EnvironmentVariable = "DISPATCHER_TEST_POSTGRES";
+    private static readonly SemaphoreSlim SharedGate = new(1, 1);
+    private static PostgresServer? _shared;
+    private readonly string? _dataDirectory;
+    private readonly int _port;
+
+    private PostgresServer(string connectionString, string? dataDirectory, int port)
+    {
+        ConnectionString = connectionString;
+        _dataDirectory = dataDirectory;
+        _port = port;
+    }
+
+    /// <summary>Connection string of the server's <c>postgres</c> database.</summary>
+    public string ConnectionString { get; }
+
+    /// <summary>The server every test of the process shares (never stopped by tests).</summary>
+    public static async Task<PostgresServer> SharedAsync()
+    {
+        await SharedGate.WaitAsync();
+        try
+        {
+            return _shared ??= Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } given
+                ? new PostgresServer(given, null, 0)
+                : await StartPrivateAsync();
+        }
+        finally
+        {
+            SharedGate.Release();
+        }
+    }
+
+    public static async Task<PostgresServer> StartPrivateAsync()
+    {
+        var bin = FindBinaries();
+        var port = FreePort();
+        var directory = Path.Combine(Path.GetTempPath(), $"dispatcher-pg-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(directory);
+        if (Environment.UserName == "root")
+        {
+            await RunAsync("chown", ["postgres", directory]);
+        }
+
+        await RunAsPostgresAsync(Path.Combine(bin, "initdb"), ["-D", $"{directory}/data", "-A", "trust", "-U", "postgres", "--no-sync"]);
+        var server = new PostgresServer($"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres;Timeout=3;Command Timeout=10", directory, port);
+        await server.StartAgainAsync();
+        return server;
+    }
+
+    /// <summary>Creates an empty database and returns its connection string.</summary>
+    public async Task<string> CreateDatabaseAsync()
+    {
+        var name = $"test_{Guid.NewGuid():N}";
+        await using (var connection = new NpgsqlConnection(ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand($"CREATE DATABASE {name}", connection);
+            await command.ExecuteNonQueryAsync();
+        }
+
+        return new NpgsqlConnectionStringBuilder(ConnectionString) { Database = name }.ConnectionString;
+    }
+
+    /// <summary>Stops a private server at once, as a crash would (clients see their connections drop).</summary>
+    public Task StopAsync() => RunAsPostgresAsync(PgCtl, ["-D", $"{_dataDirectory}/data", "-m", "immediate", "-w", "stop"]);
+
+    /// <summary>Starts a private server (again) on the same port.</summary>
+    public Task StartAgainAsync() =>
+        RunAsPostgresAsync(PgCtl, ["-D", $"{_dataDirectory}/data", "-l", $"{_dataDirectory}/log",
+            "-o", $"-p {_port} -c listen_addresses=127.0.0.1 -k {_dataDirectory} -c fsync=off", "-w", "start"]);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_dataDirectory is null || ReferenceEquals(this, _shared))
+        {
+            return;
+        }
+
+        try
+        {
+            await StopAsync();
+        }
+        catch (InvalidOperationException)
+        {
+            // already stopped by the test
+        }
+
+        Directory.Delete(_dataDirectory, recursive: true);
+    }
+
+    private string PgCtl => Path.Combine(FindBinaries(), "pg_ctl");
+
+    private static string FindBinaries()
+    {
+        var candidates = Directory.Exists("/usr/lib/postgresql")
+            ? Directory.GetDirectories("/usr/lib/postgresql").Select(d => Path.Combine(d, "bin")).Where(d => File.Exists(Path.Combine(d, "initdb")))
+            : [];
+        return candidates.OrderByDescending(d => d, StringComparer.Ordinal).FirstOrDefault()
+            ?? throw new InvalidOperationException($"PostgreSQL server binaries not found: install the 'postgresql' package, or set {EnvironmentVariable}.");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>The server refuses to run as root, so as root its tools run as the postgres user.</summary>
+    private static Task RunAsPostgresAsync(string program, string[] arguments) =>
+        Environment.UserName == "root"
+            ? RunAsync("su", ["postgres", "-s", "/bin/sh", "-c", string.Join(' ', arguments.Prepend(program).Select(Quote))])
+            : RunAsync(program, arguments);
+
+    private static string Quote(string argument) => "'" + argument.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+
+    private static async Task RunAsync(string program, string[] arguments)
+    {
+        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {program}");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} failed ({process.ExitCode}): {await stderr}{await stdout}");
+        }
+    }
+}
