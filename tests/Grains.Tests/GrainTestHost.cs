@@ -21,7 +21,7 @@ internal sealed class GrainTestHost : IAsyncDisposable
     private readonly ServiceProvider _services;
     private int _requests;
 
-    public GrainTestHost(int backends = 1, int capacity = 1, Action<DispatcherOptions>? configure = null)
+    public GrainTestHost(int backends = 1, int capacity = 1, Action<DispatcherOptions>? configure = null, ITokenStore? tokenStore = null)
     {
         Options = new DispatcherOptions
         {
@@ -48,6 +48,11 @@ internal sealed class GrainTestHost : IAsyncDisposable
         services.AddSingleton<TimeProvider>(Time);
         services.AddSingleton(Microsoft.Extensions.Options.Options.Create(Options));
         services.AddSingleton<IReplicaProbe>(Probe);
+        if (tokenStore is not null)
+        {
+            services.AddSingleton(tokenStore);
+        }
+
         services.AddDispatcherGrains();
         services.AddSingleton<LocalSilo>();
         services.AddSingleton<IGrainFactory>(sp => sp.GetRequiredService<LocalSilo>());

@@ -1,0 +1,94 @@
+using Dispatcher.Grains.Abstractions.Tokens;
+using Dispatcher.Grains.Tokens;
+
+namespace Dispatcher.Grains.Tests.Tokens;
+
+/// <summary>The token grain's cache in front of a store that the test scripts, on a fake clock.</summary>
+public sealed class TokenGrainTests
+{
+    private static readonly string Known = TokenHash.Compute("known");
+    private static readonly string Unseen = TokenHash.Compute("unseen");
+    private static readonly TokenPolicy Policy = new("team", 3, 4, null);
+
+    private sealed class ScriptedStore : ITokenStore
+    {
+        public int Calls;
+
+        public bool Down { get; set; }
+
+        public Dictionary<string, TokenPolicy> Tokens { get; } = new() { [Known] = Policy };
+
+        public Task<TokenLookup> FindAsync(string tokenId, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref Calls);
+            return Task.FromResult(Down ? TokenLookup.StoreUnavailable
+                : Tokens.TryGetValue(tokenId, out var policy) ? TokenLookup.Found(policy) : TokenLookup.Unknown);
+        }
+    }
+
+    private static async Task<TokenLookup> LookupAsync(GrainTestHost host, string tokenId) =>
+        await host.Grains.GetGrain<ITokenGrain>(tokenId).GetPolicyAsync(CancellationToken.None);
+
+    [Fact]
+    public async Task GetPolicy_KnownToken_CachedUntilTheTtl()
+    {
+        var store = new ScriptedStore();
+        await using var host = new GrainTestHost(tokenStore: store, configure: o => o.TokenStore.CacheTtl = TimeSpan.FromSeconds(60));
+
+        Assert.Equal(TokenLookup.Found(Policy), await LookupAsync(host, Known));
+        host.Time.Advance(TimeSpan.FromSeconds(59));
+        Assert.Equal(TokenLookup.Found(Policy), await LookupAsync(host, Known));
+        Assert.Equal(1, store.Calls);
+
+        store.Tokens[Known] = Policy with { Priority = 9 };
+        host.Time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(9, (await LookupAsync(host, Known)).Policy!.Priority);
+        Assert.Equal(2, store.Calls);
+    }
+
+    [Fact]
+    public async Task GetPolicy_UnknownToken_AskedAgainAfterTheShortTtl()
+    {
+        var store = new ScriptedStore();
+        await using var host = new GrainTestHost(tokenStore: store, configure: o => o.TokenStore.UnknownCacheTtl = TimeSpan.FromSeconds(5));
+
+        Assert.Equal(TokenLookup.Unknown, await LookupAsync(host, Unseen));
+        Assert.Equal(TokenLookup.Unknown, await LookupAsync(host, Unseen));
+        Assert.Equal(1, store.Calls);
+
+        store.Tokens[Unseen] = Policy;
+        host.Time.Advance(TimeSpan.FromSeconds(5));
+        Assert.Equal(TokenLookup.Found(Policy), await LookupAsync(host, Unseen));
+    }
+
+    [Fact]
+    public async Task GetPolicy_StoreDown_CachedTokenKeepsWorkingUnseenOneIsUnavailable()
+    {
+        var store = new ScriptedStore();
+        await using var host = new GrainTestHost(tokenStore: store, configure: o => o.TokenStore.CacheTtl = TimeSpan.FromSeconds(60));
+        await LookupAsync(host, Known);
+
+        store.Down = true;
+        host.Time.Advance(TimeSpan.FromMinutes(10));
+
+        Assert.Equal(TokenLookup.Found(Policy), await LookupAsync(host, Known));
+        Assert.Equal(TokenLookup.StoreUnavailable, await LookupAsync(host, Unseen));
+
+        store.Down = false;
+        store.Tokens[Unseen] = Policy;
+        Assert.Equal(TokenLookup.Found(Policy), await LookupAsync(host, Unseen));
+    }
+
+    [Fact]
+    public async Task Invalidate_TokenRevoked_NextLookupIsUnknownAtOnce()
+    {
+        var store = new ScriptedStore();
+        await using var host = new GrainTestHost(tokenStore: store, configure: o => o.TokenStore.CacheTtl = TimeSpan.FromHours(1));
+        await LookupAsync(host, Known);
+
+        store.Tokens.Remove(Known);
+        await host.Grains.GetGrain<ITokenGrain>(Known).InvalidateAsync(CancellationToken.None);
+
+        Assert.Equal(TokenLookup.Unknown, await LookupAsync(host, Known));
+    }
+}
