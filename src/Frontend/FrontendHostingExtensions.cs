@@ -3,7 +3,9 @@ using Dispatcher.Frontend.Auth;
 using Dispatcher.Frontend.Forwarding;
 using Dispatcher.Frontend.Health;
 using Dispatcher.Frontend.Models;
+using Dispatcher.Frontend.Telemetry;
 using Dispatcher.Silo;
+using Dispatcher.Silo.Telemetry;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Dispatcher.Frontend;
@@ -40,13 +42,17 @@ public static class FrontendHostingExtensions
         services.TryAddSingleton<ModelCatalog>();
         services.TryAddSingleton<LeaseForwarder>();
         services.TryAddSingleton<BearerTokenFilter>();
+        services.TryAddSingleton<FrontendMetrics>();
+        services.TryAddSingleton<PrometheusExporter>();
         return builder;
     }
 
     /// <summary>Maps the health probes and the OpenAI-compatible API.</summary>
     public static WebApplication MapDispatcherFrontend(this WebApplication app)
     {
+        app.Services.GetRequiredService<PrometheusExporter>(); // listening from the start
         app.MapHealthApi();
+        app.MapGet("/metrics", (PrometheusExporter exporter) => Results.Text(exporter.Write(), PrometheusExporter.ContentType));
         app.MapOpenAiApi();
         return app;
     }

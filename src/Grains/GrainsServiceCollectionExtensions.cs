@@ -4,6 +4,7 @@ using Dispatcher.Grains.Abstractions.Tokens;
 using Dispatcher.Grains.Backends;
 using Dispatcher.Grains.Models;
 using Dispatcher.Grains.Runtime;
+using Dispatcher.Grains.Telemetry;
 using Dispatcher.Grains.Tokens;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -22,6 +23,7 @@ public static class GrainsServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ITokenStore, ConfigurationTokenStore>();
         services.TryAddSingleton<InFlightLedger>();
+        services.TryAddSingleton<GrainsMetrics>();
         services.AddGrain<IModelGrain, ModelGrain>();
         services.AddGrain<IBackendGrain, BackendGrain>();
         services.AddGrain<ITokenGrain, TokenGrain>();

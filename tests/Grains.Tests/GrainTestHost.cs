@@ -45,6 +45,7 @@ internal sealed class GrainTestHost : IAsyncDisposable
 
         var services = new ServiceCollection();
         services.AddLogging();
+        services.AddMetrics();
         services.AddSingleton<TimeProvider>(Time);
         services.AddSingleton(Microsoft.Extensions.Options.Options.Create(Options));
         services.AddSingleton<IReplicaProbe>(Probe);

@@ -33,8 +33,9 @@ internal static class OpenAiApi
         return v1;
     }
 
-    private static async Task DispatchAsync(HttpContext context, ModelCatalog catalog, LeaseForwarder forwarder, IOptions<ForwardingOptions> options)
+    private static async Task DispatchAsync(HttpContext context, ModelCatalog catalog, LeaseForwarder forwarder, IOptions<ForwardingOptions> options, TimeProvider time)
     {
+        var arrived = time.GetTimestamp();
         var (content, readProblem) = await BodyReader.ReadAsync(context.Request, options.Value.MaxRequestBodySize);
         var (body, problem) = readProblem is null ? BodyInspector.Inspect(content) : (null, readProblem);
         if (problem is not null)
@@ -49,7 +50,7 @@ internal static class OpenAiApi
             return;
         }
 
-        await forwarder.ForwardAsync(context, context.Features.Get<AuthenticatedToken>()!, body);
+        await forwarder.ForwardAsync(context, context.Features.Get<AuthenticatedToken>()!, body, arrived);
     }
 
     private static Task UnknownRouteAsync(HttpContext context) =>

@@ -1,4 +1,5 @@
 using Dispatcher.Frontend.Errors;
+using Dispatcher.Frontend.Telemetry;
 using Dispatcher.Grains.Abstractions;
 using Dispatcher.Grains.Abstractions.Tokens;
 using Microsoft.Extensions.Primitives;
@@ -10,7 +11,7 @@ namespace Dispatcher.Frontend.Auth;
 /// its policy and stores an <see cref="AuthenticatedToken"/> as a request feature. The secret is hashed
 /// at once and never logged, stored or passed on.
 /// </summary>
-internal sealed partial class BearerTokenFilter(IGrainFactory grains, ILogger<BearerTokenFilter> logger) : IEndpointFilter
+internal sealed partial class BearerTokenFilter(IGrainFactory grains, FrontendMetrics metrics, ILogger<BearerTokenFilter> logger) : IEndpointFilter
 {
     private const string Scheme = "Bearer ";
 
@@ -20,6 +21,7 @@ internal sealed partial class BearerTokenFilter(IGrainFactory grains, ILogger<Be
         if (!TryGetSecret(context.Request.Headers.Authorization, out var secret))
         {
             Log.TokenRejected(logger, "missing or malformed Authorization header");
+            metrics.AuthFailure("missing");
             await OpenAiErrorWriter.WriteAsync(context, DispatcherError.MissingToken,
                 "You didn't provide an API key. Send it in the Authorization header as 'Bearer YOUR_KEY'.");
             return null;
@@ -33,11 +35,13 @@ internal sealed partial class BearerTokenFilter(IGrainFactory grains, ILogger<Be
                 context.Features.Set(new AuthenticatedToken(tokenId, lookup.Policy!));
                 return await next(invocation);
             case TokenLookupStatus.StoreUnavailable:
+                metrics.AuthFailure("store_unavailable");
                 await OpenAiErrorWriter.WriteAsync(context, DispatcherError.TokenStoreUnavailable,
                     "The token store cannot be reached right now; try again shortly.", retryAfter: TimeSpan.FromSeconds(5));
                 return null;
             default:
                 Log.TokenRejected(logger, "unknown token");
+                metrics.AuthFailure("unknown");
                 await OpenAiErrorWriter.WriteAsync(context, DispatcherError.UnknownToken, "Incorrect API key provided.");
                 return null;
         }

@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using Dispatcher.Frontend.Auth;
 using Dispatcher.Frontend.Errors;
 using Dispatcher.Frontend.Requests;
+using Dispatcher.Frontend.Telemetry;
 using Dispatcher.Grains.Abstractions;
 using Dispatcher.Grains.Abstractions.Backends;
 using Dispatcher.Grains.Abstractions.Configuration;
@@ -23,12 +24,18 @@ internal sealed partial class LeaseForwarder(
     UpstreamClient upstream,
     IOptions<DispatcherOptions> dispatcherOptions,
     IOptions<ForwardingOptions> forwardingOptions,
+    FrontendMetrics metrics,
+    TimeProvider time,
     ILogger<LeaseForwarder> logger)
 {
     private const int MaxAttempts = 2;
     private readonly ForwarderRequestConfig _requestConfig = new() { ActivityTimeout = forwardingOptions.Value.ActivityTimeout };
 
-    public async Task ForwardAsync(HttpContext context, AuthenticatedToken token, InspectedBody body)
+    /// <param name="context">The client's request.</param>
+    /// <param name="token">Who sent it.</param>
+    /// <param name="body">What it asks for.</param>
+    /// <param name="arrived"><see cref="TimeProvider.GetTimestamp"/> when it arrived.</param>
+    public async Task ForwardAsync(HttpContext context, AuthenticatedToken token, InspectedBody body, long arrived)
     {
         var requestId = Guid.CreateVersion7().ToString("N");
         var priority = Math.Min(token.Policy.Priority, body.Priority ?? int.MaxValue);
@@ -46,15 +53,30 @@ internal sealed partial class LeaseForwarder(
             catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
             {
                 Log.ClientAborted(logger, requestId, body.Model, "waiting");
+                metrics.Request(body.Model, priority, "cancelled");
                 return;
+            }
+
+            if (grant.Outcome is LeaseOutcome.Granted or LeaseOutcome.QueueTimeout)
+            {
+                metrics.QueueWait(body.Model, priority, grant.Waited);
             }
 
             if (grant.Outcome != LeaseOutcome.Granted)
             {
                 Log.Refused(logger, requestId, body.Model, token.Policy.Name, grant.Outcome.ToString());
+                metrics.Request(body.Model, priority, grant.Outcome switch
+                {
+                    LeaseOutcome.OverThreshold => "rejected_threshold",
+                    LeaseOutcome.QueueTimeout => "timed_out",
+                    _ => "no_backend",
+                });
                 await WriteRefusalAsync(context, body.Model, grant);
                 return;
             }
+
+            metrics.Overhead(body.Model, time.GetElapsedTime(arrived) - grant.Waited);
+            var leaseStarted = time.GetTimestamp();
 
             var reason = LeaseEndReason.UpstreamFailed;
             var clientBody = context.Response.Body;
@@ -70,10 +92,18 @@ internal sealed partial class LeaseForwarder(
                 int? status = context.Response.HasStarted ? context.Response.StatusCode : null;
                 var usage = context.Response.StatusCode < 400 ? meter.Usage : null;
                 await model.ReleaseAsync(new LeaseRelease(grant.LeaseId!, reason, status, usage), CancellationToken.None);
+                metrics.LeaseDuration(body.Model, reason.ToString(), time.GetElapsedTime(leaseStarted));
             }
 
-            if (reason != LeaseEndReason.UpstreamUnreachable || context.Response.HasStarted)
+            var retry = reason == LeaseEndReason.UpstreamUnreachable && !context.Response.HasStarted && attempt < MaxAttempts;
+            if (!retry)
             {
+                metrics.Request(body.Model, priority, reason switch
+                {
+                    LeaseEndReason.ClientAborted => "cancelled",
+                    LeaseEndReason.UpstreamUnreachable => "upstream_unreachable",
+                    _ => "granted",
+                }, reason is LeaseEndReason.Completed or LeaseEndReason.UpstreamFailed ? context.Response.StatusCode : null);
                 return;
             }
 

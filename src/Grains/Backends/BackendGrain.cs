@@ -4,6 +4,7 @@ using Dispatcher.Grains.Abstractions.Models;
 using Dispatcher.Grains.Capacity;
 using Dispatcher.Grains.Metrics;
 using Dispatcher.Grains.Runtime;
+using Dispatcher.Grains.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -24,15 +25,17 @@ internal sealed partial class BackendGrain : Grain, IBackendGrain
     private readonly TimeProvider _time;
     private readonly ILogger<BackendGrain> _logger;
     private readonly ThroughputEstimator _estimator;
+    private readonly GrainsMetrics _metrics;
     private BackendSnapshot _snapshot = null!;
     private IGrainTimer? _timer;
     private int _failures;
     private TimeSpan _probeDelay;
     private bool _warnedNoMetrics;
 
-    public BackendGrain(IGrainContext context, IOptions<DispatcherOptions> options, IReplicaProbe probe, TimeProvider time, ILogger<BackendGrain> logger)
+    public BackendGrain(IGrainContext context, IOptions<DispatcherOptions> options, IReplicaProbe probe, GrainsMetrics metrics, TimeProvider time, ILogger<BackendGrain> logger)
         : base(context)
     {
+        _metrics = metrics;
         _options = options.Value;
         _capacity = _options.Capacity;
         _probe = probe;
@@ -49,6 +52,7 @@ internal sealed partial class BackendGrain : Grain, IBackendGrain
         var address = BackendAddress.TryNormalize(Key)
             ?? throw new InvalidOperationException($"Backend grain key '{Key}' is not an http(s) address.");
         _snapshot = new BackendSnapshot(address, Healthy: true, ConfiguredCap(), Version: 1);
+        _metrics.Replica(_snapshot);
         if (_capacity.UseMetrics)
         {
             _timer = Context.RegisterTimer(TickAsync, TimeSpan.Zero, Timeout.InfiniteTimeSpan);
@@ -180,6 +184,7 @@ internal sealed partial class BackendGrain : Grain, IBackendGrain
     private async Task PublishAsync(BackendSnapshot snapshot)
     {
         _snapshot = snapshot with { Version = _snapshot.Version + 1 };
+        _metrics.Replica(_snapshot);
         foreach (var model in _subscribers.ToArray())
         {
             await Context.GrainFactory.GetGrain<IModelGrain>(model).OnBackendChangedAsync(_snapshot, CancellationToken.None);

@@ -6,6 +6,7 @@ using Dispatcher.Grains.Abstractions.Tokens;
 using Dispatcher.Grains.Capacity;
 using Dispatcher.Grains.Runtime;
 using Dispatcher.Grains.Scheduling;
+using Dispatcher.Grains.Telemetry;
 using Dispatcher.Grains.Tokens;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -23,6 +24,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     private readonly TimeProvider _time;
     private readonly ILogger<ModelGrain> _logger;
     private readonly InFlightLedger _ledger;
+    private readonly GrainsMetrics _metrics;
     private readonly WaitList _waitList;
     private readonly Queue<Waiter> _byDeadline = new();
     private readonly Dictionary<string, ActiveLease> _leases = new(StringComparer.Ordinal);
@@ -35,11 +37,12 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     private long _sequence;
     private int _rotation;
 
-    public ModelGrain(IGrainContext context, IOptions<DispatcherOptions> options, InFlightLedger ledger, TimeProvider time, ILogger<ModelGrain> logger)
+    public ModelGrain(IGrainContext context, IOptions<DispatcherOptions> options, InFlightLedger ledger, GrainsMetrics metrics, TimeProvider time, ILogger<ModelGrain> logger)
         : base(context)
     {
         _options = options.Value;
         _ledger = ledger;
+        _metrics = metrics;
         _time = time;
         _logger = logger;
         _waitList = new WaitList(ServiceOrder.Create(_options.Scheduling, time));
@@ -94,6 +97,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
 
         var waiter = new Waiter(request, ++_sequence, _time.GetTimestamp(), _time.GetUtcNow() + _queueTimeout);
         _waitList.Add(waiter);
+        _metrics.Adjust(Key, request.Priority, waiting: 1, inFlight: 0);
         _byDeadline.Enqueue(waiter);
         ArmTimeoutTimer();
 
@@ -107,7 +111,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             }
             catch (OperationCanceledException)
             {
-                _waitList.Remove(waiter);
+                RemoveWaiter(waiter);
                 await token.LeaveWaitingAsync(granted: false, CancellationToken.None);
                 throw;
             }
@@ -125,6 +129,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         }
 
         lease.Slot.LeasesInFlight--;
+        _metrics.Adjust(Key, lease.Priority, waiting: 0, inFlight: -1);
         var unreachable = release.Reason == LeaseEndReason.UpstreamUnreachable && lease.Slot.Snapshot.Healthy;
         if (unreachable)
         {
@@ -207,7 +212,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             var waited = _time.GetElapsedTime(waiter.EnqueuedTimestamp);
             if (!waiter.Completion.TrySetResult(new LeaseGrant(LeaseOutcome.Granted, leaseId, slot.Snapshot.Address, waited, null)))
             {
-                _waitList.Remove(waiter); // the caller went away a moment ago; nothing was consumed
+                RemoveWaiter(waiter); // the caller went away a moment ago; nothing was consumed
                 if (limited)
                 {
                     _ledger.Release(request.TokenId);
@@ -217,10 +222,21 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             }
 
             _waitList.Grant(waiter);
+            _metrics.Adjust(Key, request.Priority, waiting: -1, inFlight: 1);
             _rotation = (index + 1) % _backends.Count;
             slot.LeasesInFlight++;
             _leases.Add(leaseId, new ActiveLease(leaseId, request.TokenId, request.Priority, waiter.Cost, slot, _time.GetUtcNow(), limited));
             Log.Granted(_logger, leaseId, request.RequestId, slot.Snapshot.Address, waited.TotalMilliseconds);
+        }
+    }
+
+    /// <summary>Takes a waiter out of the wait list without a lease (cancelled, timed out), once.</summary>
+    private void RemoveWaiter(Waiter waiter)
+    {
+        if (waiter.IsWaiting)
+        {
+            _waitList.Remove(waiter);
+            _metrics.Adjust(Key, waiter.Request.Priority, waiting: -1, inFlight: 0);
         }
     }
 
@@ -260,7 +276,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
                 continue;
             }
 
-            _waitList.Remove(waiter);
+            RemoveWaiter(waiter);
             var waited = _time.GetElapsedTime(waiter.EnqueuedTimestamp);
             waiter.Completion.TrySetResult(LeaseGrant.Refused(LeaseOutcome.QueueTimeout, waited, _options.RetryAfter));
             Log.TimedOut(_logger, waiter.Request.RequestId, Key, waited.TotalMilliseconds);

@@ -2,6 +2,7 @@ using Dispatcher.Grains.Abstractions.Configuration;
 using Dispatcher.Grains.Abstractions.Leases;
 using Dispatcher.Grains.Abstractions.Tokens;
 using Dispatcher.Grains.Runtime;
+using Dispatcher.Grains.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace Dispatcher.Grains.Tokens;
@@ -13,7 +14,8 @@ namespace Dispatcher.Grains.Tokens;
 /// unseen one is answered <see cref="TokenLookup.StoreUnavailable"/> (503, never 401). Stays active while any of
 /// its requests waits or runs, so the counters are never lost to idle deactivation.
 /// </summary>
-internal sealed class TokenGrain(IGrainContext context, ITokenStore store, IOptions<DispatcherOptions> options, TimeProvider time) : Grain(context), ITokenGrain
+internal sealed class TokenGrain(IGrainContext context, ITokenStore store, IOptions<DispatcherOptions> options, GrainsMetrics metrics, TimeProvider time)
+    : Grain(context), ITokenGrain
 {
     private readonly TokenStoreOptions _cache = options.Value.TokenStore;
     private TokenLookup? _lookup;
@@ -30,6 +32,7 @@ internal sealed class TokenGrain(IGrainContext context, ITokenStore store, IOpti
         var now = time.GetUtcNow();
         if (_lookup is not null && now - _fetchedAt < (_lookup.Status == TokenLookupStatus.Found ? _cache.CacheTtl : _cache.UnknownCacheTtl))
         {
+            metrics.TokenLookup("cached");
             return _lookup;
         }
 
@@ -37,9 +40,12 @@ internal sealed class TokenGrain(IGrainContext context, ITokenStore store, IOpti
         if (fresh.Status == TokenLookupStatus.StoreUnavailable)
         {
             // A token that worked keeps working through an outage; one never seen cannot be vouched for.
-            return _lookup is { Status: TokenLookupStatus.Found } cached ? cached : fresh;
+            var stale = _lookup is { Status: TokenLookupStatus.Found };
+            metrics.TokenLookup(stale ? "stale" : "unavailable");
+            return stale ? _lookup! : fresh;
         }
 
+        metrics.TokenLookup(fresh.Status == TokenLookupStatus.Found ? "found" : "unknown");
         _lookup = fresh;
         _fetchedAt = now;
         return fresh;

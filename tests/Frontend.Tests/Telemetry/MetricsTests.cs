@@ -1,0 +1,69 @@
+using System.Net;
+using Dispatcher.Grains.Metrics;
+using Dispatcher.Testing;
+
+namespace Dispatcher.Frontend.Tests.Telemetry;
+
+public sealed class MetricsTests
+{
+    private static double Sum(ParsedMetrics metrics, string name, params (string Label, string Value)[] match) =>
+        metrics.Samples.Where(s => s.Name == name && match.All(m => s.Label(m.Label) == m.Value)).Sum(s => s.Value);
+
+    [Fact]
+    public async Task Metrics_AfterARealRun_CountWhatHappenedAndDrainToZero()
+    {
+        await using var host = await DispatcherHost.StartAsync(capacity: 1, emulator: o => o.StepBase = TimeSpan.FromMilliseconds(20));
+        var holder = host.CreateClient().PostAsync("/v1/chat/completions", DispatcherHost.Json(DispatcherHost.Chat(maxTokens: 40)));
+        await Eventually.TrueAsync(async () => (await host.SnapshotAsync()).InFlight == 1, () => "holder not granted");
+        var low = host.CreateClient(DispatcherHost.LowToken);
+        var waiting = new[]
+        {
+            low.PostAsync("/v1/chat/completions", DispatcherHost.Json(DispatcherHost.Chat(maxTokens: 2))),
+            low.PostAsync("/v1/chat/completions", DispatcherHost.Json(DispatcherHost.Chat(maxTokens: 2))),
+        };
+        await Eventually.TrueAsync(async () => (await host.SnapshotAsync()).Waiting == 2, () => "two not waiting");
+
+        var during = PrometheusTextParser.Parse(await host.CreateClient(token: null).GetStringAsync("/metrics"));
+        Assert.Equal(2, Sum(during, "dispatcher_waiting", ("model", DispatcherHost.Model), ("priority_class", "1")));
+        Assert.Equal(1, Sum(during, "dispatcher_in_flight", ("model", DispatcherHost.Model)));
+
+        using (var refused = await low.PostAsync("/v1/chat/completions", DispatcherHost.Json(DispatcherHost.Chat())))
+        {
+            Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        }
+
+        using (var unauthorized = await host.CreateClient("sk-wrong").PostAsync("/v1/chat/completions", DispatcherHost.Json(DispatcherHost.Chat())))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, unauthorized.StatusCode);
+        }
+
+        (await holder).Dispose();
+        foreach (var response in await Task.WhenAll(waiting))
+        {
+            response.Dispose();
+        }
+
+        await host.AssertDrainedAsync();
+        var text = await host.CreateClient(token: null).GetStringAsync("/metrics");
+        var after = PrometheusTextParser.Parse(text);
+
+        Assert.Empty(after.Errors);
+        Assert.Equal(3, Sum(after, "dispatcher_requests_total", ("outcome", "granted"), ("status_class", "2xx")));
+        Assert.Equal(2, Sum(after, "dispatcher_requests_total", ("outcome", "granted"), ("priority_class", "1")));
+        Assert.Equal(1, Sum(after, "dispatcher_requests_total", ("outcome", "rejected_threshold")));
+        Assert.Equal(1, Sum(after, "dispatcher_auth_failures_total", ("reason", "unknown")));
+        Assert.Equal(0, Sum(after, "dispatcher_waiting"));
+        Assert.Equal(0, Sum(after, "dispatcher_in_flight"));
+        Assert.Equal(3, Sum(after, "dispatcher_queue_wait_seconds_count"));
+        Assert.Equal(3, Sum(after, "dispatcher_queue_wait_seconds_bucket", ("le", "+Inf")));
+        Assert.True(Sum(after, "dispatcher_queue_wait_seconds_sum", ("priority_class", "1")) > 0, "the waiters' wait was not measured");
+        Assert.Equal(3, Sum(after, "dispatcher_lease_duration_seconds_count", ("reason", "Completed")));
+        Assert.Equal(1, Sum(after, "dispatcher_replica_healthy"));
+        Assert.True(Sum(after, "dispatcher_token_store_lookups_total") > 0);
+        Assert.Equal("counter", after.Types["dispatcher_requests_total"]);
+        Assert.Equal("histogram", after.Types["dispatcher_queue_wait_seconds"]);
+        Assert.Equal("gauge", after.Types["dispatcher_waiting"]);
+        Assert.DoesNotContain(DispatcherHost.HighToken, text, StringComparison.Ordinal);
+        Assert.DoesNotContain(DispatcherHost.LowToken, text, StringComparison.Ordinal);
+    }
+}
