@@ -2,6 +2,7 @@ using Dispatcher.Frontend.Api;
 using Dispatcher.Frontend.Auth;
 using Dispatcher.Frontend.Forwarding;
 using Dispatcher.Frontend.Health;
+using Dispatcher.Frontend.Logging;
 using Dispatcher.Frontend.Models;
 using Dispatcher.Frontend.Telemetry;
 using Dispatcher.Silo;
@@ -25,6 +26,18 @@ public static class FrontendHostingExtensions
             && !configuration.GetSection("Kestrel:Endpoints").Exists())
         {
             builder.WebHost.UseUrls(defaultUrl);
+        }
+
+        if (configuration.GetValue<bool>("Dispatcher:Logging:Json"))
+        {
+            // One JSON object per line with scopes, so every line of a request carries its RequestId.
+            builder.Logging.ClearProviders();
+            builder.Logging.AddJsonConsole(o =>
+            {
+                o.IncludeScopes = true;
+                o.UseUtcTimestamp = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+            });
         }
 
         var forwarding = configuration.GetSection(ForwardingOptions.SectionName).Get<ForwardingOptions>() ?? new ForwardingOptions();
@@ -51,6 +64,7 @@ public static class FrontendHostingExtensions
     public static WebApplication MapDispatcherFrontend(this WebApplication app)
     {
         app.Services.GetRequiredService<PrometheusExporter>(); // listening from the start
+        app.UseMiddleware<RequestIdMiddleware>();
         app.MapHealthApi();
         app.MapGet("/metrics", (PrometheusExporter exporter) => Results.Text(exporter.Write(), PrometheusExporter.ContentType));
         app.MapOpenAiApi();

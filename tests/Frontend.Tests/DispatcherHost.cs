@@ -65,6 +65,7 @@ internal sealed class DispatcherHost : IAsyncDisposable
         var config = new Dictionary<string, string?>
         {
             ["urls"] = "http://127.0.0.1:0",
+            ["Logging:LogLevel:Default"] = "Debug", // every line is captured and checked for secrets
             ["Dispatcher:Models:0:Name"] = Model,
             ["Dispatcher:Models:0:MaxConcurrentLeasesPerBackend"] = capacity.ToString(CultureInfo.InvariantCulture),
             ["Dispatcher:Capacity:ScrapeInterval"] = "00:00:00.200",

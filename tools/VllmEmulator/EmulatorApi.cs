@@ -92,6 +92,7 @@ internal static class EmulatorApi
         var raw = new MemoryStream();
         await context.Request.Body.CopyToAsync(raw, context.RequestAborted);
         server.LastRequestBody = Encoding.UTF8.GetString(raw.GetBuffer(), 0, (int)raw.Length);
+        server.LastRequestId = context.Request.Headers["X-Request-Id"].ToString();
         JsonDocument document;
         try
         {

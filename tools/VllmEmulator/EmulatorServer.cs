@@ -30,6 +30,9 @@ public sealed class EmulatorServer : IAsyncDisposable
     /// <summary>The body of the last generation or embedding request received, as sent.</summary>
     public string? LastRequestBody { get; internal set; }
 
+    /// <summary>The <c>X-Request-Id</c> of the last generation or embedding request, if it had one.</summary>
+    public string? LastRequestId { get; internal set; }
+
     /// <summary>The address the replica listens on, e.g. <c>http://127.0.0.1:41234/</c>.</summary>
     public Uri BaseAddress { get; private set; } = null!;
 

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Dispatcher.Frontend.Auth;
 using Dispatcher.Frontend.Errors;
+using Dispatcher.Frontend.Logging;
 using Dispatcher.Frontend.Requests;
 using Dispatcher.Frontend.Telemetry;
 using Dispatcher.Grains.Abstractions;
@@ -37,7 +38,7 @@ internal sealed partial class LeaseForwarder(
     /// <param name="arrived"><see cref="TimeProvider.GetTimestamp"/> when it arrived.</param>
     public async Task ForwardAsync(HttpContext context, AuthenticatedToken token, InspectedBody body, long arrived)
     {
-        var requestId = Guid.CreateVersion7().ToString("N");
+        var requestId = RequestIdMiddleware.Of(context);
         var priority = Math.Min(token.Policy.Priority, body.Priority ?? int.MaxValue);
         var model = grains.GetGrain<IModelGrain>(body.Model);
         var request = new LeaseRequest(requestId, token.TokenId, priority, token.Policy.MaxInFlight);

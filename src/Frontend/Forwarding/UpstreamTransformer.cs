@@ -19,9 +19,10 @@ internal sealed class UpstreamTransformer(string? apiKey, string requestId) : Ht
         proxyRequest.Headers.Host = null;
     }
 
-    public override ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
+    public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
     {
-        httpContext.Response.Headers["X-Request-Id"] = requestId;
-        return base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
+        var result = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
+        httpContext.Response.Headers["X-Request-Id"] = requestId; // ours, whatever the replica echoed
+        return result;
     }
 }
