@@ -57,6 +57,13 @@ public static class FrontendHostingExtensions
         services.TryAddSingleton<BearerTokenFilter>();
         services.TryAddSingleton<FrontendMetrics>();
         services.TryAddSingleton<PrometheusExporter>();
+        var telemetry = configuration.GetSection(TelemetryOptions.SectionName).Get<TelemetryOptions>() ?? new TelemetryOptions();
+        if (telemetry.OtlpEndpoint is not null)
+        {
+            services.AddSingleton(telemetry);
+            services.AddHostedService<OtlpExport>();
+        }
+
         return builder;
     }
 
