@@ -6,6 +6,7 @@ using Dispatcher.Frontend.Logging;
 using Dispatcher.Frontend.Models;
 using Dispatcher.Frontend.Telemetry;
 using Dispatcher.Silo;
+using Dispatcher.Silo.Dashboard;
 using Dispatcher.Silo.Telemetry;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -75,6 +76,7 @@ public static class FrontendHostingExtensions
         app.MapHealthApi();
         app.MapGet("/metrics", (PrometheusExporter exporter) => Results.Text(exporter.Write(), PrometheusExporter.ContentType));
         app.MapOpenAiApi();
+        app.MapDashboard();
         return app;
     }
 }

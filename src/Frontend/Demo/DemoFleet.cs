@@ -51,6 +51,7 @@ public sealed class DemoFleet : IAsyncDisposable
         {
             ["Dispatcher:Models:0:Name"] = ModelName,
             ["Dispatcher:Models:0:MaxConcurrentLeasesPerBackend"] = "4",
+            ["Dispatcher:Dashboard:Open"] = "true", // loopback-only demo: the dashboard needs no admin token
         };
         for (var i = 0; i < replicas.Count; i++)
         {
@@ -103,6 +104,7 @@ public sealed class DemoFleet : IAsyncDisposable
         }
 
         text.AppendLine("  These tokens are generated at each start and shown only here.");
+        text.AppendLine(CultureInfo.InvariantCulture, $"  dashboard: {url}/dashboard   metrics: {url}/metrics");
         text.AppendLine();
         text.AppendLine("Try:");
         text.AppendLine(CultureInfo.InvariantCulture,

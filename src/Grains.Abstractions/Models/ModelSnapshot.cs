@@ -7,4 +7,12 @@ namespace Dispatcher.Grains.Abstractions.Models;
 /// <param name="Waiting">Requests in the wait list.</param>
 /// <param name="InFlight">Leases granted and not yet released.</param>
 /// <param name="Backends">Each replica with the leases this model holds on it.</param>
-public sealed record ModelSnapshot(string Model, int Waiting, int InFlight, IReadOnlyList<BackendLoad> Backends);
+/// <param name="WaitingByToken">Who is waiting: one entry per token with requests in the wait list.</param>
+/// <param name="Leases">The leases in flight.</param>
+public sealed record ModelSnapshot(
+    string Model,
+    int Waiting,
+    int InFlight,
+    IReadOnlyList<BackendLoad> Backends,
+    IReadOnlyList<WaitingTokens>? WaitingByToken = null,
+    IReadOnlyList<LeaseView>? Leases = null);

@@ -180,7 +180,8 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     public Task<ModelSnapshot> GetSnapshotAsync(CancellationToken cancellationToken)
     {
         var backends = _backends.ConvertAll(b => new BackendLoad(b.Snapshot, b.LeasesInFlight));
-        return Task.FromResult(new ModelSnapshot(Key, _waitList.Count, _leases.Count, backends));
+        var leases = _leases.Values.Select(l => new LeaseView(l.TokenId, l.Priority, l.Slot.Snapshot.Address, l.GrantedAt)).ToList();
+        return Task.FromResult(new ModelSnapshot(Key, _waitList.Count, _leases.Count, backends, _waitList.WaitingByToken(), leases));
     }
 
     /// <summary>Grants leases, in wait-list order, for as long as a replica has room.</summary>

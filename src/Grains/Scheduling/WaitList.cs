@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Dispatcher.Grains.Abstractions.Models;
 
 namespace Dispatcher.Grains.Scheduling;
 
@@ -91,6 +92,21 @@ internal sealed class WaitList(ServiceOrder order)
         {
             Sweep();
         }
+    }
+
+    /// <summary>Who waits: one entry per token with requests waiting (for inspection, O(tokens)).</summary>
+    public List<WaitingTokens> WaitingByToken()
+    {
+        var result = new List<WaitingTokens>();
+        foreach (var flow in _flows.Values)
+        {
+            if (flow.Waiting > 0 && flow.Queue.FirstOrDefault(w => w.IsWaiting) is { } front)
+            {
+                result.Add(new WaitingTokens(flow.TokenId, front.Request.Priority, flow.Waiting, flow.Parked));
+            }
+        }
+
+        return result;
     }
 
     /// <summary>
