@@ -17,6 +17,8 @@ public static class SiloCommands
           migrate                                   apply the database migrations
           tokens add --name N --priority P --threshold T [--max-in-flight M] [--client-type C]
                                                     create a token; its secret is printed once, only its hash is kept
+          tokens put --name N --secret-from-env VAR --priority P --threshold T [--max-in-flight M]
+                                                    create or update a token whose secret is in environment variable VAR
           tokens list                               list tokens (never their secrets)
           tokens set --name N [--priority P] [--threshold T] [--max-in-flight M | --no-max-in-flight]
           tokens revoke --name N                    revoke a token (refused everywhere within moments)
@@ -32,7 +34,7 @@ public static class SiloCommands
         var configuration = new ConfigurationBuilder().AddEnvironmentVariables().AddInMemoryCollection(settings).Build();
         var connectionString = configuration.GetConnectionString(SiloServiceCollectionExtensions.PostgresConnectionName);
         var command = string.Join(' ', verbs);
-        if (command is not ("migrate" or "tokens add" or "tokens list" or "tokens set" or "tokens revoke" or "tokens import-legacy"))
+        if (command is not ("migrate" or "tokens add" or "tokens put" or "tokens list" or "tokens set" or "tokens revoke" or "tokens import-legacy"))
         {
             await error.WriteLineAsync(Usage);
             return 2;
@@ -67,6 +69,12 @@ public static class SiloCommands
                 await output.WriteLineAsync($"Token '{options["name"]}' created. Its secret, shown only now:");
                 await output.WriteLineAsync(secret);
                 return 0;
+            case "tokens put":
+                var variable = Required(options, "secret-from-env");
+                var given = Environment.GetEnvironmentVariable(variable) is { Length: > 0 } value ? value : throw new ArgumentException($"Environment variable {variable} is empty.");
+                await admin.PutAsync(Required(options, "name"), given, Number(options, "priority") ?? 1, Number(options, "threshold") ?? 10,
+                    Number(options, "max-in-flight"), cancellationToken);
+                return await ReportAsync(output, $"Token '{options["name"]}' put.");
             case "tokens list":
                 await output.WriteLineAsync("name\tpriority\tthreshold\tmax-in-flight\tclient-type\tcreated\trevoked");
                 foreach (var e in await admin.ListAsync(cancellationToken))

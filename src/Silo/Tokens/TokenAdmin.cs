@@ -35,6 +35,32 @@ public sealed class TokenAdmin(NpgsqlDataSource dataSource)
         return secret;
     }
 
+    /// <summary>
+    /// Creates token <paramref name="name"/> with the given secret, or updates it (secret, settings, un-revoked):
+    /// what a deployment that keeps its secrets in its own secret store runs at every install.
+    /// </summary>
+    public async Task PutAsync(string name, string secret, int priority, int threshold, int? maxInFlight, CancellationToken cancellationToken)
+    {
+        Check(priority, threshold, maxInFlight);
+        if (secret.Length < 16)
+        {
+            throw new ArgumentException("A token secret must be at least 16 characters long.", nameof(secret));
+        }
+
+        await using var command = dataSource.CreateCommand("""
+            INSERT INTO dispatcher_tokens (name, token_sha256, priority, threshold, max_in_flight)
+            VALUES (@name, @hash, @priority, @threshold, @maxInFlight)
+            ON CONFLICT (name) DO UPDATE SET token_sha256 = EXCLUDED.token_sha256, priority = EXCLUDED.priority,
+                threshold = EXCLUDED.threshold, max_in_flight = EXCLUDED.max_in_flight, revoked_at = NULL
+            """);
+        command.Parameters.AddWithValue("name", name);
+        command.Parameters.AddWithValue("hash", TokenHash.Compute(secret));
+        command.Parameters.AddWithValue("priority", priority);
+        command.Parameters.AddWithValue("threshold", threshold);
+        command.Parameters.AddWithValue("maxInFlight", (object?)maxInFlight ?? DBNull.Value).NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer;
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     public async Task<IReadOnlyList<Entry>> ListAsync(CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(

@@ -35,11 +35,11 @@ public sealed partial class MonitoringFilesTests
     [Fact]
     public async Task GrafanaDashboardAndAlerts_QueryOnlyExportedMetrics()
     {
-        var dashboard = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(Repository(), "deploy", "monitoring", "grafana-dashboard.json")));
+        var dashboard = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(Repository(), "deploy", "helm", "dispatcher", "files", "grafana-dashboard.json")));
         var expressions = dashboard.RootElement.GetProperty("panels").EnumerateArray()
             .SelectMany(p => p.GetProperty("targets").EnumerateArray().Select(t => t.GetProperty("expr").GetString()!))
             .ToList();
-        var alerts = (await File.ReadAllLinesAsync(Path.Combine(Repository(), "deploy", "monitoring", "alerts.yaml")))
+        var alerts = (await File.ReadAllLinesAsync(Path.Combine(Repository(), "deploy", "helm", "dispatcher", "files", "alerts.yaml")))
             .Where(l => l.TrimStart().StartsWith("expr:", StringComparison.Ordinal)).ToList();
         Assert.NotEmpty(expressions);
         Assert.Equal(4, alerts.Count);

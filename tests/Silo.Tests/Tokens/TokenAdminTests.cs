@@ -66,12 +66,34 @@ public sealed class TokenAdminTests
         Assert.Equal(1, (await RunAsync(connectionString, "tokens", "revoke", "--name", "team-a")).Code);
     }
 
+    [Fact]
+    public async Task Put_SecretFromEnvironment_CreatesThenUpdatesAndRestores()
+    {
+        var (connectionString, dataSource) = await DatabaseAsync();
+        await using var _ = dataSource;
+        const string variable = "DISPATCHER_TEST_PUT_SECRET";
+        Environment.SetEnvironmentVariable(variable, "a-deployment-secret-0001");
+
+        Assert.Equal(0, (await RunAsync(connectionString, "tokens", "put", "--name", "svc", "--secret-from-env", variable, "--priority", "3", "--threshold", "4")).Code);
+        Assert.Equal(0, (await RunAsync(connectionString, "tokens", "revoke", "--name", "svc")).Code);
+        Environment.SetEnvironmentVariable(variable, "a-rotated-secret-00002");
+        var put = await RunAsync(connectionString, "tokens", "put", "--name", "svc", "--secret-from-env", variable, "--priority", "6", "--threshold", "4");
+
+        Assert.Equal(0, put.Code);
+        Assert.DoesNotContain("a-rotated-secret", put.Output, StringComparison.Ordinal);
+        var store = Store(dataSource);
+        Assert.Equal(TokenLookup.Unknown, await store.FindAsync(TokenHash.Compute("a-deployment-secret-0001"), CancellationToken.None));
+        Assert.Equal(TokenLookup.Found(new TokenPolicy("svc", 6, 4, null)), await store.FindAsync(TokenHash.Compute("a-rotated-secret-00002"), CancellationToken.None));
+        Environment.SetEnvironmentVariable(variable, null);
+    }
+
     [Theory]
     [InlineData(2, "tokens", "add", "--priority", "5")]
     [InlineData(2, "tokens", "add", "--name", "x", "--priority", "0")]
     [InlineData(2, "tokens", "add", "--name", "x", "--priority", "many")]
     [InlineData(2, "tokens", "fly")]
     [InlineData(1, "tokens", "set", "--name", "nobody", "--priority", "2")]
+    [InlineData(2, "tokens", "put", "--name", "x", "--secret-from-env", "DISPATCHER_TEST_UNSET_VARIABLE")]
     public async Task Commands_BadUsage_ExplainAndFail(int code, params string[] args)
     {
         var (connectionString, dataSource) = await DatabaseAsync();

@@ -1,0 +1,84 @@
+{{/* Chart name, 63 characters at most. */}}
+{{- define "dispatcher.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name: release and chart, 63 characters at most. */}}
+{{- define "dispatcher.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "dispatcher.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Standard labels; pass (dict "ctx" $ "component" "frontend"). */}}
+{{- define "dispatcher.labels" -}}
+helm.sh/chart: {{ include "dispatcher.chart" .ctx }}
+{{ include "dispatcher.selectorLabels" . }}
+app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
+app.kubernetes.io/part-of: dispatcher
+{{- end }}
+
+{{- define "dispatcher.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "dispatcher.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* A model's name made fit for Kubernetes names: lowercase letters, digits and dashes. */}}
+{{- define "dispatcher.modelKey" -}}
+{{- regexReplaceAll "[^a-z0-9-]+" (lower .) "-" | trunc 30 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Name of one vLLM replica's Deployment and Service; pass (dict "ctx" $ "model" $model "index" $i). */}}
+{{- define "dispatcher.vllmName" -}}
+{{- printf "%s-vllm-%s-%d" (include "dispatcher.fullname" .ctx | trunc 24 | trimSuffix "-") (include "dispatcher.modelKey" .model.name) (int .index) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "dispatcher.image" -}}
+{{- printf "%s:%s" .image.repository (default .ctx.Chart.AppVersion .image.tag) }}
+{{- end }}
+
+{{- define "dispatcher.postgresName" -}}
+{{- printf "%s-postgresql" (include "dispatcher.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The secret and key holding the PostgreSQL password. */}}
+{{- define "dispatcher.postgresSecret" -}}
+{{- if .Values.postgresql.internal.enabled -}}
+{{- default (include "dispatcher.postgresName" .) .Values.postgresql.internal.existingSecret }}
+{{- else -}}
+{{- required "postgresql.external.existingSecret is required when postgresql.internal.enabled is false" .Values.postgresql.external.existingSecret }}
+{{- end }}
+{{- end }}
+
+{{- define "dispatcher.postgresPasswordKey" -}}
+{{- if .Values.postgresql.internal.enabled }}{{ .Values.postgresql.internal.passwordKey }}{{ else }}{{ .Values.postgresql.external.passwordKey }}{{ end }}
+{{- end }}
+
+{{/* Environment giving ConnectionStrings__Postgres; the password stays in its Secret ($(PGPASSWORD) is expanded by Kubernetes). */}}
+{{- define "dispatcher.postgresEnv" -}}
+{{- $pg := .Values.postgresql }}
+{{- $host := ternary (include "dispatcher.postgresName" .) $pg.external.host $pg.internal.enabled }}
+{{- $port := ternary 5432 (int $pg.external.port) $pg.internal.enabled }}
+{{- $db := ternary $pg.internal.database $pg.external.database $pg.internal.enabled }}
+{{- $user := ternary $pg.internal.username $pg.external.username $pg.internal.enabled }}
+- name: PGPASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "dispatcher.postgresSecret" . }}
+      key: {{ include "dispatcher.postgresPasswordKey" . }}
+- name: ConnectionStrings__Postgres
+  value: {{ printf "Host=%s;Port=%d;Database=%s;Username=%s;Password=$(PGPASSWORD)" (required "postgresql.external.host is required when postgresql.internal.enabled is false" $host) $port $db $user | quote }}
+{{- end }}
