@@ -22,6 +22,7 @@ internal static class EmulatorApi
     {
         app.Use(async (context, next) =>
         {
+            server.Requests.Enqueue($"{context.Request.Method} {context.Request.Path}{context.Request.QueryString}");
             var key = server.Options.ApiKey;
             if (key is not null && context.Request.Path.StartsWithSegments("/v1")
                 && context.Request.Headers.Authorization.ToString() != $"Bearer {key}")

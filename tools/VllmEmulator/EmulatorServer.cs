@@ -27,6 +27,9 @@ public sealed class EmulatorServer : IAsyncDisposable
     /// <summary>Failures to inject into the next requests.</summary>
     public FaultInjector Faults { get; } = new();
 
+    /// <summary>Every request received, as "METHOD /path?query", in order (scrapes and probes included).</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> Requests { get; } = new();
+
     /// <summary>The body of the last generation or embedding request received, as sent.</summary>
     public string? LastRequestBody { get; internal set; }
 

@@ -28,14 +28,24 @@ internal static class OpenAiApi
             await OpenAiErrorWriter.WriteAsync(context, DispatcherError.UnknownModel, $"The model '{model}' does not exist.", "model");
             return Results.Empty;
         });
+        v1.MapMethods("/models/{**model}", [HttpMethods.Post, HttpMethods.Put, HttpMethods.Patch, HttpMethods.Delete], context => NotAllowedAsync(context, "GET"));
+        v1.MapMethods("/models", [HttpMethods.Post, HttpMethods.Put, HttpMethods.Patch, HttpMethods.Delete], context => NotAllowedAsync(context, "GET"));
         v1.MapPost("/{**path}", DispatchAsync);
-        v1.MapMethods("/{**path}", [HttpMethods.Get, HttpMethods.Put, HttpMethods.Patch, HttpMethods.Delete], UnknownRouteAsync);
+        // Every other /v1 route is served by POST only (OpenAI and vLLM inference routes).
+        v1.MapMethods("/{**path}", [HttpMethods.Get, HttpMethods.Head, HttpMethods.Put, HttpMethods.Patch, HttpMethods.Delete, HttpMethods.Options],
+            context => NotAllowedAsync(context, "POST"));
         return v1;
     }
 
     private static async Task DispatchAsync(HttpContext context, ModelCatalog catalog, LeaseForwarder forwarder, IOptions<ForwardingOptions> options, TimeProvider time)
     {
         var arrived = time.GetTimestamp();
+        if (!ForwardablePath.IsForwardable(context))
+        {
+            await OpenAiErrorWriter.WriteAsync(context, DispatcherError.UnknownRoute, "Unknown request URL: only plain /v1/... paths are served.");
+            return;
+        }
+
         var (content, readProblem) = await BodyReader.ReadAsync(context.Request, options.Value.MaxRequestBodySize);
         var (body, problem) = readProblem is null ? BodyInspector.Inspect(content) : (null, readProblem);
         if (problem is not null)
@@ -53,7 +63,7 @@ internal static class OpenAiApi
         await forwarder.ForwardAsync(context, context.Features.Get<AuthenticatedToken>()!, body, arrived);
     }
 
-    private static Task UnknownRouteAsync(HttpContext context) =>
-        OpenAiErrorWriter.WriteAsync(context, DispatcherError.UnknownRoute,
-            $"Unknown request URL: {context.Request.Method} {context.Request.Path}.");
+    private static Task NotAllowedAsync(HttpContext context, string allowed) =>
+        OpenAiErrorWriter.WriteAsync(context, DispatcherError.MethodNotAllowed,
+            $"{context.Request.Method} is not allowed on {context.Request.Path}; use {allowed}.", allow: allowed);
 }

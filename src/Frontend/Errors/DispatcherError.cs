@@ -12,6 +12,8 @@ internal enum DispatcherError
     BodyTooLarge,
     UnknownModel,
     UnknownRoute,
+    MethodNotAllowed,
+    TooManyFailedAttempts,
     OverThreshold,
     QueueTimeout,
     NoHealthyBackend,

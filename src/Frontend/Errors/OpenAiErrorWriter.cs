@@ -22,6 +22,8 @@ internal static class OpenAiErrorWriter
         DispatcherError.BodyTooLarge => (413, "invalid_request_error", "request_too_large"),
         DispatcherError.UnknownModel => (404, "invalid_request_error", "model_not_found"),
         DispatcherError.UnknownRoute => (404, "invalid_request_error", "unknown_url"),
+        DispatcherError.MethodNotAllowed => (405, "invalid_request_error", "method_not_allowed"),
+        DispatcherError.TooManyFailedAttempts => (429, "rate_limit_error", "too_many_failed_attempts"),
         DispatcherError.OverThreshold => (429, "rate_limit_error", "too_many_waiting_requests"),
         DispatcherError.QueueTimeout => (503, "server_error", "queue_timeout"),
         DispatcherError.NoHealthyBackend => (503, "server_error", "no_healthy_backend"),
@@ -31,7 +33,7 @@ internal static class OpenAiErrorWriter
     };
 
     /// <summary>Writes <paramref name="error"/> unless the response has started (then it can only be aborted).</summary>
-    public static async Task WriteAsync(HttpContext context, DispatcherError error, string message, string? param = null, TimeSpan? retryAfter = null)
+    public static async Task WriteAsync(HttpContext context, DispatcherError error, string message, string? param = null, TimeSpan? retryAfter = null, string? allow = null)
     {
         var response = context.Response;
         if (response.HasStarted)
@@ -51,6 +53,11 @@ internal static class OpenAiErrorWriter
         if (status == 401)
         {
             response.Headers.WWWAuthenticate = "Bearer";
+        }
+
+        if (allow is not null)
+        {
+            response.Headers.Allow = allow;
         }
 
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);

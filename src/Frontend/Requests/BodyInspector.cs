@@ -17,6 +17,11 @@ internal static class BodyInspector
 
     public static (InspectedBody? Body, BodyProblem? Problem) Inspect(ReadOnlyMemory<byte> content)
     {
+        if (!System.Text.Unicode.Utf8.IsValid(content.Span))
+        {
+            return Problem("The request body is not valid UTF-8.");
+        }
+
         string? model = null;
         bool? stream = null;
         int? priority = null;
@@ -108,6 +113,11 @@ internal static class BodyInspector
         if (model.Length > MaxModelLength)
         {
             return Problem($"The model id is longer than {MaxModelLength} characters.", "model");
+        }
+
+        if (model.AsSpan().ContainsAnyInRange('\u0000', '\u001f') || model.Contains('\u007f', StringComparison.Ordinal))
+        {
+            return Problem("The model id contains control characters.", "model");
         }
 
         return (new InspectedBody(content, model, stream ?? false, priority, priorityProperty), null);

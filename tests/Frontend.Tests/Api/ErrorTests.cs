@@ -236,7 +236,7 @@ public sealed class ErrorTests
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
 
         using var unknown = await host.CreateClient().DeleteAsync("/v1/files/abc");
-        await AssertErrorAsync(unknown, HttpStatusCode.NotFound, "unknown_url");
+        await AssertErrorAsync(unknown, HttpStatusCode.MethodNotAllowed, "method_not_allowed");
         using var metrics = await host.CreateClient().GetAsync("/metrics"); // the dispatcher's own, never a replica's
         Assert.DoesNotContain("vllm:", await metrics.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal(0, host.Replicas[0].Engine.Stats().Received);
