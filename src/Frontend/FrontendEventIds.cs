@@ -8,4 +8,6 @@ internal static class FrontendEventIds
     public const int UpstreamFailed = 3002;
     public const int ClientAborted = 3003;
     public const int TokenRejected = 3004;
+    public const int EndedByDispatcher = 3005;
+    public const int AuthThrottled = 3006;
 }

@@ -83,12 +83,19 @@ internal sealed partial class LeaseForwarder(
             var clientBody = context.Response.Body;
             var meter = new UsageMeter(clientBody);
             context.Response.Body = meter;
+            var watchdog = new ResponseWatchdog(context, meter, forwardingOptions.Value, time);
             try
             {
                 reason = await SendAsync(context, body, priority, grant, requestId, lastAttempt: attempt == MaxAttempts);
+                if (watchdog.EndedBecause is { } because)
+                {
+                    Log.EndedByDispatcher(logger, requestId, body.Model, because);
+                    reason = LeaseEndReason.UpstreamFailed;
+                }
             }
             finally
             {
+                watchdog.Dispose();
                 context.Response.Body = clientBody;
                 int? status = context.Response.HasStarted ? context.Response.StatusCode : null;
                 var usage = context.Response.StatusCode < 400 ? meter.Usage : null;
@@ -175,6 +182,9 @@ internal sealed partial class LeaseForwarder(
 
         [LoggerMessage(FrontendEventIds.UpstreamFailed, LogLevel.Warning, "Request {RequestId} for {Model} failed at {Backend}: {Error}")]
         public static partial void UpstreamFailed(ILogger logger, Exception? exception, string requestId, string model, string backend, string error);
+
+        [LoggerMessage(FrontendEventIds.EndedByDispatcher, LogLevel.Warning, "Request {RequestId} for {Model} ended by the dispatcher: {Reason}")]
+        public static partial void EndedByDispatcher(ILogger logger, string requestId, string model, string reason);
 
         [LoggerMessage(FrontendEventIds.ClientAborted, LogLevel.Information, "Request {RequestId} for {Model}: the client went away while {Stage}")]
         public static partial void ClientAborted(ILogger logger, string requestId, string model, string stage);

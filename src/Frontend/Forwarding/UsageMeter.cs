@@ -14,6 +14,8 @@ internal sealed class UsageMeter(Stream inner) : Stream
     private static readonly byte[] CompletionKey = "\"completion_tokens\":"u8.ToArray();
     private static readonly byte[] EventStart = "data: {"u8.ToArray();
 
+    private readonly Lock _writeGate = new();
+    private bool _ended;
     private int _promptMatched;
     private int _completionMatched;
     private int _eventMatched;
@@ -32,6 +34,30 @@ internal sealed class UsageMeter(Stream inner) : Stream
         ? new LeaseUsage(_promptTokens ?? 0, completion)
         : _events > 0 ? new LeaseUsage(0, _events) : null;
 
+    /// <summary><see cref="Environment.TickCount64"/> of the last write; the stall watchdog reads it.</summary>
+    public long LastWriteTicks { get; private set; } = Environment.TickCount64;
+
+    /// <summary>
+    /// Ends the stream from the dispatcher's side: writes one last SSE event and <c>[DONE]</c>, then drops
+    /// anything the upstream might still send. Returns false when it had ended already.
+    /// </summary>
+    public async Task<bool> EndWithEventAsync(ReadOnlyMemory<byte> finalEvent, CancellationToken cancellationToken)
+    {
+        lock (_writeGate)
+        {
+            if (_ended)
+            {
+                return false;
+            }
+
+            _ended = true;
+        }
+
+        await inner.WriteAsync(finalEvent, cancellationToken);
+        await inner.FlushAsync(cancellationToken);
+        return true;
+    }
+
     public override bool CanRead => false;
 
     public override bool CanSeek => false;
@@ -46,28 +72,36 @@ internal sealed class UsageMeter(Stream inner) : Stream
         set => throw new NotSupportedException();
     }
 
-    public override void Write(byte[] buffer, int offset, int count)
-    {
-        Scan(buffer.AsSpan(offset, count));
-        inner.Write(buffer, offset, count);
-    }
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
     public override void Write(ReadOnlySpan<byte> buffer)
     {
-        Scan(buffer);
-        inner.Write(buffer);
+        if (Accept(buffer))
+        {
+            inner.Write(buffer);
+        }
     }
 
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-    {
-        Scan(buffer.AsSpan(offset, count));
-        return inner.WriteAsync(buffer, offset, count, cancellationToken);
-    }
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
+        Accept(buffer.Span) ? inner.WriteAsync(buffer, cancellationToken) : ValueTask.CompletedTask;
+
+    /// <summary>Scans a write and says whether it still goes to the client (not after the dispatcher ended the stream).</summary>
+    private bool Accept(ReadOnlySpan<byte> buffer)
     {
-        Scan(buffer.Span);
-        return inner.WriteAsync(buffer, cancellationToken);
+        lock (_writeGate)
+        {
+            if (_ended)
+            {
+                return false;
+            }
+
+            LastWriteTicks = Environment.TickCount64;
+            Scan(buffer);
+            return true;
+        }
     }
 
     public override void Flush() => inner.Flush();
