@@ -56,6 +56,9 @@ public static class FrontendHostingExtensions
         services.TryAddSingleton<ModelCatalog>();
         services.TryAddSingleton<LeaseForwarder>();
         services.TryAddSingleton<BearerTokenFilter>();
+        services.TryAddSingleton<FailedAuthLimiter>();
+        services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.SectionName)
+            .Validate(o => o.MaxFailedAttemptsPerMinute >= 0, $"{AuthOptions.SectionName}:MaxFailedAttemptsPerMinute must not be negative.");
         services.TryAddSingleton<FrontendMetrics>();
         services.TryAddSingleton<PrometheusExporter>();
         var telemetry = configuration.GetSection(TelemetryOptions.SectionName).Get<TelemetryOptions>() ?? new TelemetryOptions();

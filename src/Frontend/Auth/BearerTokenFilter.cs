@@ -11,15 +11,26 @@ namespace Dispatcher.Frontend.Auth;
 /// its policy and stores an <see cref="AuthenticatedToken"/> as a request feature. The secret is hashed
 /// at once and never logged, stored or passed on.
 /// </summary>
-internal sealed partial class BearerTokenFilter(IGrainFactory grains, FrontendMetrics metrics, ILogger<BearerTokenFilter> logger) : IEndpointFilter
+internal sealed partial class BearerTokenFilter(IGrainFactory grains, FailedAuthLimiter limiter, FrontendMetrics metrics, ILogger<BearerTokenFilter> logger) : IEndpointFilter
 {
     private const string Scheme = "Bearer ";
 
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext invocation, EndpointFilterDelegate next)
     {
         var context = invocation.HttpContext;
+        var address = context.Connection.RemoteIpAddress;
+        if (limiter.Blocked(address) is { } wait)
+        {
+            Log.Throttled(logger, address?.ToString() ?? "unknown");
+            metrics.AuthFailure("throttled");
+            await OpenAiErrorWriter.WriteAsync(context, DispatcherError.TooManyFailedAttempts,
+                "Too many failed authentications from this address; try again later.", retryAfter: wait);
+            return null;
+        }
+
         if (!TryGetSecret(context.Request.Headers.Authorization, out var secret))
         {
+            limiter.Failed(address);
             Log.TokenRejected(logger, "missing or malformed Authorization header");
             metrics.AuthFailure("missing");
             await OpenAiErrorWriter.WriteAsync(context, DispatcherError.MissingToken,
@@ -41,6 +52,7 @@ internal sealed partial class BearerTokenFilter(IGrainFactory grains, FrontendMe
                 return null;
             default:
                 Log.TokenRejected(logger, "unknown token");
+                limiter.Failed(address);
                 metrics.AuthFailure("unknown");
                 await OpenAiErrorWriter.WriteAsync(context, DispatcherError.UnknownToken, "Incorrect API key provided.");
                 return null;
@@ -63,5 +75,8 @@ internal sealed partial class BearerTokenFilter(IGrainFactory grains, FrontendMe
     {
         [LoggerMessage(FrontendEventIds.TokenRejected, LogLevel.Information, "Request rejected: {Reason}")]
         public static partial void TokenRejected(ILogger logger, string reason);
+
+        [LoggerMessage(FrontendEventIds.AuthThrottled, LogLevel.Warning, "Request from {Address} refused: too many failed authentications")]
+        public static partial void Throttled(ILogger logger, string address);
     }
 }

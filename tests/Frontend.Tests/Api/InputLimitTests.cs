@@ -103,3 +103,24 @@ public sealed class InputLimitTests
         Assert.Equal(0, host.Replicas[0].Engine.Stats().Received);
     }
 }
+
+public sealed class FailedAuthThrottlingTests
+{
+    [Fact]
+    public async Task FailedAttempts_PastTheLimit_AddressGets429EvenWithAGoodToken()
+    {
+        await using var host = await DispatcherHost.StartAsync(settings: new() { ["Dispatcher:Auth:MaxFailedAttemptsPerMinute"] = "3" });
+        for (var i = 0; i < 3; i++)
+        {
+            using var wrong = await host.CreateClient($"sk-guess-{i}").PostAsync("/v1/chat/completions", DispatcherHost.Json(DispatcherHost.Chat()));
+            Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        }
+
+        using var throttled = await host.CreateClient().PostAsync("/v1/chat/completions", DispatcherHost.Json(DispatcherHost.Chat()));
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, throttled.StatusCode);
+        Assert.Equal("too_many_failed_attempts", JsonDocument.Parse(await throttled.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetProperty("code").GetString());
+        Assert.InRange(int.Parse(throttled.Headers.GetValues("Retry-After").Single(), System.Globalization.CultureInfo.InvariantCulture), 1, 60);
+        Assert.Equal(0, host.Replicas[0].Engine.Stats().Received);
+    }
+}
