@@ -1,11 +1,15 @@
 using BenchmarkDotNet.Running;
 using Dispatcher.Benchmarks;
 
-// sim: the scheduling scenarios; memory: bytes per waiting request; anything else goes to BenchmarkDotNet.
+// sim: the scheduling scenarios; memory: bytes per waiting request; soak [seconds]: the soak run;
+// anything else goes to BenchmarkDotNet.
 switch (args.FirstOrDefault())
 {
     case "sim":
         Console.Write(SimulationReport.Write());
+        break;
+    case "soak":
+        Console.Write(await Soak.RunAsync(TimeSpan.FromSeconds(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 60)));
         break;
     case "memory":
         Console.Write(await MemoryPerWaiter.MeasureAsync([10_000, 100_000]));
