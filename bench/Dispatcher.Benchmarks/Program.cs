@@ -11,6 +11,9 @@ switch (args.FirstOrDefault())
     case "soak":
         Console.Write(await Soak.RunAsync(TimeSpan.FromSeconds(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 60)));
         break;
+    case "overhead":
+        Console.Write(await Overhead.RunAsync(TimeSpan.FromSeconds(args.Length > 1 ? double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 8), [1, 16, 64]));
+        break;
     case "memory":
         Console.Write(await MemoryPerWaiter.MeasureAsync([10_000, 100_000]));
         break;

@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Dispatcher.Benchmarks;
+
+/// <summary>Starts the pieces of a benchmark as separate processes on loopback and stops them afterwards.</summary>
+internal sealed class Processes : IAsyncDisposable
+{
+    private readonly List<Process> _started = [];
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>An emulated vLLM replica; returns its base address.</summary>
+    public Task<Uri> EmulatorAsync(params string[] settings)
+    {
+        var port = FreePort();
+        return StartAsync(Path.Combine(AppContext.BaseDirectory, "Dispatcher.VllmEmulator"), ["--urls", $"http://127.0.0.1:{port}", .. settings], port, "/health");
+    }
+
+    /// <summary>The dispatcher; returns its base address and process.</summary>
+    public async Task<(Uri Address, Process Process)> DispatcherAsync(params string[] settings)
+    {
+        var port = FreePort();
+        var address = await StartAsync(Path.Combine(AppContext.BaseDirectory, "Dispatcher.Frontend"),
+            ["--urls", $"http://127.0.0.1:{port}", "--Logging:LogLevel:Default=Warning", .. settings], port, "/health/ready");
+        return (address, _started[^1]);
+    }
+
+    /// <summary>nginx from Debian as a plain round-robin reverse proxy without buffering in front of the replicas.</summary>
+    public async Task<Uri> NginxAsync(IReadOnlyList<Uri> replicas)
+    {
+        var port = FreePort();
+        var directory = Path.Combine(Path.GetTempPath(), $"dispatcher-nginx-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(directory);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(directory, (UnixFileMode)0b111_111_111); // nginx workers run as nobody
+        }
+
+        var servers = string.Join("\n", replicas.Select(r => $"    server {r.Host}:{r.Port};"));
+        var config = $$"""
+            worker_processes 2;
+            daemon off;
+            pid {{directory}}/nginx.pid;
+            error_log {{directory}}/error.log warn;
+            events { worker_connections 8192; }
+            http {
+              access_log off;
+              client_body_temp_path {{directory}}/body;
+              proxy_temp_path {{directory}}/proxy;
+              fastcgi_temp_path {{directory}}/fastcgi;
+              uwsgi_temp_path {{directory}}/uwsgi;
+              scgi_temp_path {{directory}}/scgi;
+              upstream vllm {
+            {{servers}}
+                keepalive 256;
+              }
+              server {
+                listen 127.0.0.1:{{port}};
+                location / {
+                  proxy_pass http://vllm;
+                  proxy_http_version 1.1;
+                  proxy_set_header Connection "";
+                  proxy_buffering off;
+                  proxy_request_buffering off;
+                  proxy_read_timeout 3600s;
+                }
+              }
+            }
+            """;
+        var file = Path.Combine(directory, "nginx.conf");
+        await File.WriteAllTextAsync(file, config);
+        return await StartAsync("/usr/sbin/nginx", ["-c", file, "-p", directory], port, "/health");
+    }
+
+    /// <summary>Resident memory of a process in bytes (VmRSS).</summary>
+    public static long ResidentBytes(Process process)
+    {
+        var line = File.ReadLines($"/proc/{process.Id}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var process in _started)
+        {
+            try
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            }
+            catch (Exception exception) when (exception is InvalidOperationException or TimeoutException)
+            {
+            }
+
+            process.Dispose();
+        }
+    }
+
+    private async Task<Uri> StartAsync(string program, string[] arguments, int port, string readyPath)
+    {
+        var start = new ProcessStartInfo(program) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"{program} did not start");
+        _started.Add(process);
+        _ = process.StandardOutput.ReadToEndAsync();
+        _ = process.StandardError.ReadToEndAsync();
+        var address = new Uri($"http://127.0.0.1:{port}");
+        using var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(2) };
+        for (var attempt = 0; attempt < 150; attempt++)
+        {
+            try
+            {
+                using var response = await http.GetAsync(readyPath);
+                if ((int)response.StatusCode < 500)
+                {
+                    return address;
+                }
+            }
+            catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
+            {
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new InvalidOperationException($"{program} did not answer on {address}{readyPath}");
+    }
+}
