@@ -1,30 +1,76 @@
 #!/usr/bin/env bash
-# Runs every benchmark of the repository in a bounded time and writes bench/RESULTS.md.
-# Usage: bash bench/run.sh            (about 4 minutes on 2 cores)
+# Runs every benchmark of the repository in a bounded time and writes bench/RESULTS.md (about 12 minutes on
+# 2 cores). `bash bench/run.sh --smoke` runs each one briefly and writes nothing (CI runs that).
+# Loopback only; needs nginx (Debian package) for the comparisons.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 project=bench/Dispatcher.Benchmarks
-out=bench/RESULTS.md
+smoke=false
+[ "${1:-}" = "--smoke" ] && smoke=true
 artifacts="$(mktemp -d)"
 trap 'rm -rf "$artifacts"' EXIT
 
 dotnet build "$project" -c Release -v quiet -nologo >/dev/null
-run() { timeout 900 dotnet run -c Release --no-build --project "$project" -- "$@"; }
+run() { timeout 1200 dotnet run -c Release --no-build --project "$project" -- "$@"; }
+
+if $smoke; then
+  run sim >/dev/null
+  run memory >/dev/null
+  run overhead 0.5 >/dev/null
+  run waiting-memory 1000 >/dev/null
+  run quality 4 >/dev/null
+  run soak 5 | grep -q "leaked leases: 0)"
+  echo "bench smoke: every benchmark ran"
+  exit 0
+fi
 
 sim=$(run sim)
 memory=$(run memory)
+overhead=$(run overhead 8)
+waiting=$(run waiting-memory 0 10000 100000)
+quality=$(run quality 60)
 soak=$(run soak 60)
 run --filter '*WaitList*' --job short --artifacts "$artifacts" >/dev/null
 decisions=$(sed -n '/^| Method/,/^$/p' "$artifacts"/results/*WaitListBenchmarks-report-github.md | sed -e 's/\*\*//g' -e "s/&#39;/'/g")
 
-cat > "$out" <<MD
+cat > bench/RESULTS.md <<MD
 # Benchmark results
 
 Written by \`bash bench/run.sh\` on $(date -u +%Y-%m-%d). Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB,
-$(lscpu | sed -n 's/^Model name:\s*//p' | head -1), .NET $(dotnet --version), $(uname -sr).
-Timings come from this shared 2-core machine: compare rows with each other, not with other machines.
+$(lscpu | sed -n 's/^Model name:\s*//p' | head -1), .NET $(dotnet --version), nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), $(uname -sr).
+Everything runs on this one shared 2-core machine, load generator included: compare rows with each other, not
+with other machines.
 
-## Scheduling decisions (fair-scheduling issue)
+## Overhead: the same load against the replica alone, nginx and the Dispatcher
+
+Command: \`dotnet run -c Release --project bench/Dispatcher.Benchmarks -- overhead 8\` (8 s per point after 1 s of
+warm-up). Streamed chat completions of one token from emulated replicas that answer at once, so the figures are
+the proxies' own cost: (a) one replica directly, (b) nginx (Debian) round-robin over two replicas with
+\`proxy_buffering off\` and upstream keep-alive, (c) the Dispatcher over the same two (authentication, body
+inspection, a lease from the model grain, YARP forwarding, usage metering, release). Each is its own process.
+"Added" is over (a).
+
+${overhead}
+
+## Memory per waiting request
+
+In the dispatcher process, over HTTP: command \`dotnet run -c Release --project bench/Dispatcher.Benchmarks -- waiting-memory 0 10000 100000\`.
+One replica holds one long request; the others wait in the dispatcher's queue over HTTP/2. Resident memory of the
+dispatcher process, so the figure includes Kestrel's HTTP/2 streams, request objects and buffers.
+
+${waiting}
+
+In the grain alone (the wait list and what a waiting call holds): \`dotnet run -c Release --project bench/Dispatcher.Benchmarks -- memory\`.
+
+${memory}
+
+## Scheduling quality through HTTP, against nginx under the same overload
+
+Command: \`dotnet run -c Release --project bench/Dispatcher.Benchmarks -- quality 60\`.
+
+${quality}
+
+## Scheduling decisions
 
 Command: \`dotnet run -c Release --project bench/Dispatcher.Benchmarks -- --filter '*WaitList*' --job short\`.
 One decision = serve the front of the wait list, end its lease and queue that token's next request, with the
@@ -32,14 +78,6 @@ given number of waiting requests spread over 100 tokens of weights 1 to 10. The 
 per waiting token, so a decision is O(log tokens); "-" under Allocated means no allocation.
 
 ${decisions}
-
-## Memory per waiting request
-
-Command: \`dotnet run -c Release --project bench/Dispatcher.Benchmarks -- memory\`. Managed heap held by N
-requests waiting on the real model grain in the in-process silo (waiter, completion source, cancellation
-registration, the pending grain call and the wait-list entry), measured after full collections.
-
-${memory}
 
 ## Scheduling quality (simulation on virtual time)
 
@@ -49,7 +87,7 @@ what vLLM does by itself, or a plain proxy in front of it.
 
 ${sim}
 
-## Soak (hardening issue)
+## Soak
 
 Command: \`dotnet run -c Release --project bench/Dispatcher.Benchmarks -- soak 60\`. Loopback only, bounded time:
 a real dispatcher in front of two emulated replicas (at most 8 leases each), 24 clients sending a mix of chat and
@@ -57,16 +95,5 @@ completions (streamed or not), embeddings, malformed and unknown-model requests,
 the client at a random moment, and the second replica killed and restarted half-way.
 
 ${soak}
-
-## Reading the scheduling figures
-
-- With the flood from one token, the priority-10 token waits only for the next free slot (about 1/16 s) in both
-  fair and strict modes, against 0.8 s p50 with FIFO. With the flood spread over 20 tokens of weight 1, their
-  combined weight (20) exceeds the priority-10 token's (10): fair sharing then gives it a third of the slots
-  when everyone waits, enough for its 20% but with some queueing (0.45 s p50, 1.8 s p99). Strict mode keeps its
-  median at the next free slot; its p99 rises too, because aging lets flood requests older than
-  log2(10) x 5 s = 17 s pass it. FIFO makes it wait behind every flood request (13 s).
-- Fair sharing gives saturating tokens exactly their weights' shares; strict mode gives nearly everything to the
-  highest priority and, through aging, a bounded trickle to the others; FIFO ignores weights.
 MD
-echo "wrote $out"
+echo "wrote bench/RESULTS.md"

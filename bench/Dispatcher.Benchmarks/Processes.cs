@@ -24,12 +24,17 @@ internal sealed class Processes : IAsyncDisposable
         return StartAsync(Path.Combine(AppContext.BaseDirectory, "Dispatcher.VllmEmulator"), ["--urls", $"http://127.0.0.1:{port}", .. settings], port, "/health");
     }
 
-    /// <summary>The dispatcher; returns its base address and process.</summary>
-    public async Task<(Uri Address, Process Process)> DispatcherAsync(params string[] settings)
+    /// <summary>The dispatcher (HTTP/1.1, plus an HTTP/2 cleartext endpoint when asked); returns its address and process.</summary>
+    public async Task<(Uri Address, Process Process)> DispatcherAsync(params string[] settings) => await DispatcherAsync(null, settings);
+
+    public async Task<(Uri Address, Process Process)> DispatcherAsync(int? http2Port, params string[] settings)
     {
         var port = FreePort();
+        string[] endpoints = http2Port is { } h2
+            ? [$"--Kestrel:Endpoints:h1:Url=http://127.0.0.1:{port}", $"--Kestrel:Endpoints:h2:Url=http://127.0.0.1:{h2}", "--Kestrel:Endpoints:h2:Protocols=Http2"]
+            : ["--urls", $"http://127.0.0.1:{port}"];
         var address = await StartAsync(Path.Combine(AppContext.BaseDirectory, "Dispatcher.Frontend"),
-            ["--urls", $"http://127.0.0.1:{port}", "--Logging:LogLevel:Default=Warning", .. settings], port, "/health/ready");
+            [.. endpoints, "--Logging:LogLevel:Default=Warning", .. settings], port, "/health/ready");
         return (address, _started[^1]);
     }
 

@@ -14,6 +14,12 @@ switch (args.FirstOrDefault())
     case "overhead":
         Console.Write(await Overhead.RunAsync(TimeSpan.FromSeconds(args.Length > 1 ? double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 8), [1, 16, 64]));
         break;
+    case "waiting-memory":
+        Console.Write(await WaitingMemory.RunAsync([.. args.Skip(1).DefaultIfEmpty("10000").Select(a => int.Parse(a, System.Globalization.CultureInfo.InvariantCulture))]));
+        break;
+    case "quality":
+        Console.Write(await Quality.RunAsync(TimeSpan.FromSeconds(args.Length > 1 ? double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 30)));
+        break;
     case "memory":
         Console.Write(await MemoryPerWaiter.MeasureAsync([10_000, 100_000]));
         break;

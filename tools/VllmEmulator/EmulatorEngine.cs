@@ -17,6 +17,8 @@ public sealed class EmulatorEngine : IDisposable
     private int _running;
     private int _waiting;
     private int _maxRunning;
+    private long _busySince;
+    private double _busySeconds;
     private int _maxWaiting;
     private double? _slowestDecodeRate;
     private long _received;
@@ -51,8 +53,9 @@ public sealed class EmulatorEngine : IDisposable
     {
         lock (_gate)
         {
+            var busy = _busySeconds + (_running > 0 ? _time.GetElapsedTime(_busySince).TotalSeconds : 0);
             return new EngineStats(_running, _waiting, _received, _finished["stop"] + _finished["length"], _finished["abort"], _generationTokens,
-                _maxRunning, _maxWaiting, _slowestDecodeRate);
+                _maxRunning, _maxWaiting, _slowestDecodeRate, busy);
         }
     }
 
@@ -102,6 +105,11 @@ public sealed class EmulatorEngine : IDisposable
 
         lock (_gate)
         {
+            if (_running == 0)
+            {
+                _busySince = _time.GetTimestamp();
+            }
+
             _running++;
             _maxRunning = Math.Max(_maxRunning, _running);
             _kvTokens += promptTokens;
@@ -154,6 +162,11 @@ public sealed class EmulatorEngine : IDisposable
             lock (_gate)
             {
                 _running--;
+                if (_running == 0)
+                {
+                    _busySeconds += _time.GetElapsedTime(_busySince).TotalSeconds;
+                }
+
                 _kvTokens -= promptTokens + produced;
                 EndToEndLatency.Observe(_time.GetElapsedTime(arrived).TotalSeconds);
                 var reason = finishedNormally ? finishReason : cancellationToken.IsCancellationRequested ? "abort" : "error";

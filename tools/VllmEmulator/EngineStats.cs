@@ -11,4 +11,5 @@ namespace Dispatcher.VllmEmulator;
 /// <param name="MaxWaiting">The most requests that ever waited at once in the engine's own queue.</param>
 /// <param name="SlowestDecodeRate">The lowest decode rate (tokens/s after the first token) of any finished request
 /// of at least 10 tokens; null before one.</param>
-public sealed record EngineStats(int Running, int Waiting, long Received, long Completed, long Aborted, long GenerationTokens, int MaxRunning, int MaxWaiting, double? SlowestDecodeRate);
+/// <param name="BusySeconds">Time with at least one request running (the emulated GPU's busy time).</param>
+public sealed record EngineStats(int Running, int Waiting, long Received, long Completed, long Aborted, long GenerationTokens, int MaxRunning, int MaxWaiting, double? SlowestDecodeRate, double BusySeconds = 0);
