@@ -18,7 +18,10 @@ public static class FrontendHostingExtensions
     /// <summary>The address used when none is configured (<c>--urls</c>, <c>ASPNETCORE_URLS</c>, <c>Kestrel:Endpoints</c>).</summary>
     public const string DefaultUrl = "http://0.0.0.0:8080";
 
-    /// <summary>Registers the Frontend's services and co-hosts the in-process silo.</summary>
+    /// <summary>
+    /// Registers the Frontend's services, with the silo co-hosted in this process or, when
+    /// <c>Dispatcher:Silo:Addresses</c> is set, remote silos behind the same grain factory.
+    /// </summary>
     public static WebApplicationBuilder AddDispatcherFrontend(this WebApplicationBuilder builder, string defaultUrl = DefaultUrl)
     {
         var configuration = builder.Configuration;
@@ -50,7 +53,15 @@ public static class FrontendHostingExtensions
             .Validate(o => o.ActivityTimeout > TimeSpan.Zero, $"{ForwardingOptions.SectionName}:ActivityTimeout must be positive.")
             .Validate(o => o.MaxRequestBodySize > 0, $"{ForwardingOptions.SectionName}:MaxRequestBodySize must be positive.")
             .ValidateOnStart();
-        services.AddInProcessSilo(builder.Configuration);
+        if (SiloServiceCollectionExtensions.HasRemoteSilo(configuration))
+        {
+            services.AddRemoteSilo(); // Dispatcher:Silo:Addresses: the grains run in silo processes
+        }
+        else
+        {
+            services.AddInProcessSilo(configuration); // the embedded default: a silo co-hosted in this process
+        }
+
         services.AddHttpForwarder();
         services.TryAddSingleton<UpstreamClient>();
         services.TryAddSingleton<ModelCatalog>();

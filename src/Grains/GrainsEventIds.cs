@@ -15,4 +15,6 @@ internal static class GrainsEventIds
     public const int ScrapeFailed = 1009;
     public const int NoVllmMetrics = 1010;
     public const int ReplicaRestarted = 1011;
+    public const int LeaseAdopted = 1012;
+    public const int AdoptionRefused = 1013;
 }

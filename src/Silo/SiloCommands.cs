@@ -1,4 +1,5 @@
 using System.Globalization;
+using Dispatcher.Silo.Database;
 using Dispatcher.Silo.Tokens;
 using Microsoft.Extensions.Configuration;
 using Npgsql;
@@ -14,6 +15,8 @@ public static class SiloCommands
 {
     public const string Usage = """
         Usage: Dispatcher.Silo <command> [options]   (database: ConnectionStrings__Postgres or --ConnectionStrings:Postgres "...")
+          serve                                     run the silo: grains, the lease endpoint frontends call (HTTP/2, port 8081),
+                                                    health, metrics and dashboard (port 8082); joins the cluster when a database is set
           migrate                                   apply the database migrations
           tokens add --name N --priority P --threshold T [--max-in-flight M] [--client-type C]
                                                     create a token; its secret is printed once, only its hash is kept

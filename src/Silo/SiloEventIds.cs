@@ -12,4 +12,20 @@ internal static class SiloEventIds
     public const int TokenListenerLost = 2006;
     public const int Migrated = 2007;
     public const int MigrationWaiting = 2008;
+    public const int ClusterJoined = 2009;
+    public const int ClusterTaking = 2010;
+    public const int ClusterTook = 2011;
+    public const int ClusterHandedOver = 2012;
+    public const int ClusterLost = 2013;
+    public const int ClusterMemberDead = 2014;
+    public const int ClusterSessionLost = 2015;
+    public const int ClusterHandoverSlow = 2016;
+    public const int ClusterLeft = 2017;
+    public const int ClientViewUnavailable = 2100;
+    public const int ClientNoSilo = 2101;
+    public const int ClientResubmitted = 2102;
+    public const int ClientAdopted = 2103;
+    public const int ClientAdoptionFailed = 2104;
+    public const int ClientReleaseFailed = 2105;
+    public const int ClientSiloUnavailable = 2106;
 }

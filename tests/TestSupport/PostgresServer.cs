@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Npgsql;
 
 namespace Dispatcher.Testing;
@@ -49,7 +47,7 @@ public sealed class PostgresServer : IAsyncDisposable
     public static async Task<PostgresServer> StartPrivateAsync()
     {
         var bin = FindBinaries();
-        var port = FreePort();
+        var port = FreePort.Next();
         var directory = Path.Combine(Path.GetTempPath(), $"dispatcher-pg-{Guid.NewGuid():N}");
         Directory.CreateDirectory(directory);
         if (Environment.UserName == "root")
@@ -113,13 +111,6 @@ public sealed class PostgresServer : IAsyncDisposable
             : [];
         return candidates.OrderByDescending(d => d, StringComparer.Ordinal).FirstOrDefault()
             ?? throw new InvalidOperationException($"PostgreSQL server binaries not found: install the 'postgresql' package, or set {EnvironmentVariable}.");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>The server refuses to run as root, so as root its tools run as the postgres user.</summary>

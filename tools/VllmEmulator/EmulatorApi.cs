@@ -94,6 +94,7 @@ internal static class EmulatorApi
         await context.Request.Body.CopyToAsync(raw, context.RequestAborted);
         server.LastRequestBody = Encoding.UTF8.GetString(raw.GetBuffer(), 0, (int)raw.Length);
         server.LastRequestId = context.Request.Headers["X-Request-Id"].ToString();
+        server.RequestIds.Enqueue(server.LastRequestId);
         JsonDocument document;
         try
         {

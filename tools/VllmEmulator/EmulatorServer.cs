@@ -33,6 +33,9 @@ public sealed class EmulatorServer : IAsyncDisposable
     /// <summary>The body of the last generation or embedding request received, as sent.</summary>
     public string? LastRequestBody { get; internal set; }
 
+    /// <summary>The <c>X-Request-Id</c> of every generation or embedding request received (empty when it had none), in order.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> RequestIds { get; } = new();
+
     /// <summary>The <c>X-Request-Id</c> of the last generation or embedding request, if it had one.</summary>
     public string? LastRequestId { get; internal set; }
 

@@ -17,6 +17,7 @@ internal enum DispatcherError
     OverThreshold,
     QueueTimeout,
     NoHealthyBackend,
+    SiloUnavailable,
     UpstreamUnreachable,
     UpstreamTimeout,
 }

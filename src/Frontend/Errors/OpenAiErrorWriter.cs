@@ -27,6 +27,7 @@ internal static class OpenAiErrorWriter
         DispatcherError.OverThreshold => (429, "rate_limit_error", "too_many_waiting_requests"),
         DispatcherError.QueueTimeout => (503, "server_error", "queue_timeout"),
         DispatcherError.NoHealthyBackend => (503, "server_error", "no_healthy_backend"),
+        DispatcherError.SiloUnavailable => (503, "server_error", "dispatcher_unavailable"),
         DispatcherError.UpstreamUnreachable => (502, "server_error", "upstream_unreachable"),
         DispatcherError.UpstreamTimeout => (504, "server_error", "upstream_timeout"),
         _ => throw new ArgumentOutOfRangeException(nameof(error), error, null),

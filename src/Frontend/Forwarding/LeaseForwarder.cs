@@ -70,6 +70,7 @@ internal sealed partial class LeaseForwarder(
                 {
                     LeaseOutcome.OverThreshold => "rejected_threshold",
                     LeaseOutcome.QueueTimeout => "timed_out",
+                    LeaseOutcome.SiloUnavailable => "dispatcher_unavailable",
                     _ => "no_backend",
                 });
                 await WriteRefusalAsync(context, body.Model, grant);
@@ -168,6 +169,8 @@ internal sealed partial class LeaseForwarder(
             "Too many of your requests are already waiting for this service. Retry after some of them complete.", retryAfter: grant.RetryAfter),
         LeaseOutcome.QueueTimeout => OpenAiErrorWriter.WriteAsync(context, DispatcherError.QueueTimeout,
             $"The model '{model}' is busy: the request waited {grant.Waited.TotalSeconds:0.#} s without a free slot.", retryAfter: grant.RetryAfter),
+        LeaseOutcome.SiloUnavailable => OpenAiErrorWriter.WriteAsync(context, DispatcherError.SiloUnavailable,
+            $"The dispatcher cannot schedule the model '{model}' right now (its scheduler is moving to another node). Retry shortly.", retryAfter: grant.RetryAfter),
         _ => OpenAiErrorWriter.WriteAsync(context, DispatcherError.NoHealthyBackend,
             $"No server for the model '{model}' is available right now.", retryAfter: grant.RetryAfter),
     };

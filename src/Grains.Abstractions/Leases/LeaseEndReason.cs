@@ -17,4 +17,10 @@ public enum LeaseEndReason
 
     /// <summary>The lease outlived the maximum lease lifetime and was taken back by the model grain.</summary>
     Expired,
+
+    /// <summary>
+    /// The silo handed its model over to another silo: the request goes on, and its frontend registers the lease
+    /// with the new owner (<see cref="Models.IModelGrain.AdoptAsync"/>).
+    /// </summary>
+    Moved,
 }

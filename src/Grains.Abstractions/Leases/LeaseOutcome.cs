@@ -14,4 +14,10 @@ public enum LeaseOutcome
 
     /// <summary>The model has no healthy replica.</summary>
     NoHealthyBackend,
+
+    /// <summary>
+    /// No silo could take the request: the model's silo is unreachable and no other silo took the model over in
+    /// time. Only a frontend talking to remote silos answers this.
+    /// </summary>
+    SiloUnavailable,
 }

@@ -20,6 +20,16 @@ public interface IModelGrain : IGrainWithStringKey
     /// <summary>Ends a lease. Releasing an unknown or already released lease does nothing.</summary>
     Task ReleaseAsync(LeaseRelease release, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Takes over a lease granted by an earlier activation of this grain elsewhere (failover or handover), so the
+    /// replica's capacity and the token's counters include it until it is released with <see cref="ReleaseAsync"/>.
+    /// Returns false when the replica is not one of the model's (the lease is then not tracked). Idempotent.
+    /// </summary>
+    Task<bool> AdoptAsync(LeaseAdoption adoption, CancellationToken cancellationToken);
+
+    /// <summary>Requests in the wait list now (cheaper than <see cref="GetSnapshotAsync"/>).</summary>
+    Task<int> GetWaitingCountAsync(CancellationToken cancellationToken);
+
     /// <summary>Told by a <see cref="IBackendGrain"/> of this model whenever that replica's state changes.</summary>
     Task OnBackendChangedAsync(BackendSnapshot snapshot, CancellationToken cancellationToken);
 

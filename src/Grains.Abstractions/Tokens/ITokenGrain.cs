@@ -20,6 +20,9 @@ public interface ITokenGrain : IGrainWithStringKey
     /// <summary>A waiting request left the wait list: granted (it is now in flight) or abandoned.</summary>
     Task LeaveWaitingAsync(bool granted, CancellationToken cancellationToken);
 
+    /// <summary>Counts one more in-flight request whose lease was granted elsewhere and adopted here.</summary>
+    Task AdoptInFlightAsync(CancellationToken cancellationToken);
+
     /// <summary>An in-flight request ended.</summary>
     Task ReleaseAsync(LeaseUsage? usage, CancellationToken cancellationToken);
 

@@ -10,4 +10,5 @@ namespace Dispatcher.Grains.Models;
 /// <param name="Slot">The replica it runs on.</param>
 /// <param name="GrantedAt">When it was granted.</param>
 /// <param name="HoldsTokenSlot">True when it took one of its token's in-flight slots.</param>
-internal sealed record ActiveLease(string LeaseId, string TokenId, int Priority, long Cost, BackendSlot Slot, DateTimeOffset GrantedAt, bool HoldsTokenSlot);
+/// <param name="Adopted">True when it was granted by an earlier activation elsewhere and taken over here.</param>
+internal sealed record ActiveLease(string LeaseId, string TokenId, int Priority, long Cost, BackendSlot Slot, DateTimeOffset GrantedAt, bool HoldsTokenSlot, bool Adopted);

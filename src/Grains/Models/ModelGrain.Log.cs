@@ -15,6 +15,12 @@ internal sealed partial class ModelGrain
         [LoggerMessage(GrainsEventIds.LeaseReleased, LogLevel.Debug, "Lease {LeaseId} released: {Reason}, status {StatusCode}")]
         public static partial void Released(ILogger logger, string leaseId, string reason, int? statusCode);
 
+        [LoggerMessage(GrainsEventIds.LeaseAdopted, LogLevel.Information, "Lease {LeaseId} of request {RequestId} on {Backend} adopted from an earlier activation")]
+        public static partial void Adopted(ILogger logger, string leaseId, string requestId, Uri backend);
+
+        [LoggerMessage(GrainsEventIds.AdoptionRefused, LogLevel.Warning, "Lease {LeaseId} on {Backend} not adopted: not a replica of {Model}")]
+        public static partial void AdoptionRefused(ILogger logger, string leaseId, Uri backend, string model);
+
         [LoggerMessage(GrainsEventIds.LeaseExpired, LogLevel.Warning, "Lease {LeaseId} on {Backend} outlived {MaxLifetime} and was taken back")]
         public static partial void Expired(ILogger logger, string leaseId, Uri backend, TimeSpan maxLifetime);
 

@@ -26,7 +26,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     private readonly InFlightLedger _ledger;
     private readonly GrainsMetrics _metrics;
     private readonly WaitList _waitList;
-    private readonly Queue<Waiter> _byDeadline = new();
+    private readonly PriorityQueue<Waiter, DateTimeOffset> _byDeadline = new();
     private readonly Dictionary<string, ActiveLease> _leases = new(StringComparer.Ordinal);
     private readonly List<BackendSlot> _backends = [];
     private TimeSpan _queueTimeout;
@@ -74,6 +74,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     {
         _timeoutTimer?.Dispose();
         _expiryTimer?.Dispose();
+        _ledger.Unwatch(Key);
         foreach (var slot in _backends)
         {
             var grain = Context.GrainFactory.GetGrain<IBackendGrain>(BackendAddress.Key(slot.Snapshot.Address));
@@ -95,10 +96,12 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             return LeaseGrant.Refused(LeaseOutcome.OverThreshold, TimeSpan.Zero, _options.RetryAfter);
         }
 
-        var waiter = new Waiter(request, ++_sequence, _time.GetTimestamp(), _time.GetUtcNow() + _queueTimeout);
+        // A request re-submitted after its model moved keeps the deadline and the wait it had.
+        var enqueued = _time.GetTimestamp() - (long)(request.AlreadyWaited.TotalSeconds * _time.TimestampFrequency);
+        var waiter = new Waiter(request, ++_sequence, enqueued, _time.GetUtcNow() + _queueTimeout - request.AlreadyWaited);
         _waitList.Add(waiter);
         _metrics.Adjust(Key, request.Priority, waiting: 1, inFlight: 0);
-        _byDeadline.Enqueue(waiter);
+        _byDeadline.Enqueue(waiter, waiter.Deadline);
         ArmTimeoutTimer();
 
         LeaseGrant grant;
@@ -137,7 +140,11 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             lease.Slot.Snapshot = lease.Slot.Snapshot with { Healthy = false };
         }
 
-        _waitList.Released(lease.TokenId, lease.Priority, lease.Cost, release.Usage?.CompletionTokens);
+        if (!lease.Adopted)
+        {
+            _waitList.Released(lease.TokenId, lease.Priority, lease.Cost, release.Usage?.CompletionTokens);
+        }
+
         if (lease.HoldsTokenSlot)
         {
             _ledger.Release(lease.TokenId); // other models waiting on this token are told
@@ -153,6 +160,37 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             await backend.ReportUnreachableAsync("a frontend could not connect", CancellationToken.None);
         }
     }
+
+    public async Task<bool> AdoptAsync(LeaseAdoption adoption, CancellationToken cancellationToken)
+    {
+        if (_leases.ContainsKey(adoption.LeaseId))
+        {
+            return true;
+        }
+
+        var slot = BackendAddress.TryNormalize(adoption.Backend.ToString()) is { } address ? _backends.Find(b => b.Snapshot.Address == address) : null;
+        if (slot is null)
+        {
+            Log.AdoptionRefused(_logger, adoption.LeaseId, adoption.Backend, Key);
+            return false;
+        }
+
+        // Counted as it is, even above a limit: the request already runs, refusing it would stop nothing.
+        var limited = adoption.MaxInFlight is not null;
+        if (limited)
+        {
+            _ledger.Adopt(adoption.TokenId);
+        }
+
+        slot.LeasesInFlight++;
+        _metrics.Adjust(Key, adoption.Priority, waiting: 0, inFlight: 1);
+        _leases.Add(adoption.LeaseId, new ActiveLease(adoption.LeaseId, adoption.TokenId, adoption.Priority, 1, slot, _time.GetUtcNow() - adoption.Held, limited, Adopted: true));
+        Log.Adopted(_logger, adoption.LeaseId, adoption.RequestId, slot.Snapshot.Address);
+        await Context.GrainFactory.GetGrain<ITokenGrain>(adoption.TokenId).AdoptInFlightAsync(CancellationToken.None);
+        return true;
+    }
+
+    public Task<int> GetWaitingCountAsync(CancellationToken cancellationToken) => Task.FromResult(_waitList.Count);
 
     public Task OnBackendChangedAsync(BackendSnapshot snapshot, CancellationToken cancellationToken)
     {
@@ -226,7 +264,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             _metrics.Adjust(Key, request.Priority, waiting: -1, inFlight: 1);
             _rotation = (index + 1) % _backends.Count;
             slot.LeasesInFlight++;
-            _leases.Add(leaseId, new ActiveLease(leaseId, request.TokenId, request.Priority, waiter.Cost, slot, _time.GetUtcNow(), limited));
+            _leases.Add(leaseId, new ActiveLease(leaseId, request.TokenId, request.Priority, waiter.Cost, slot, _time.GetUtcNow(), limited, Adopted: false));
             Log.Granted(_logger, leaseId, request.RequestId, slot.Snapshot.Address, waited.TotalMilliseconds);
         }
     }
@@ -244,7 +282,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     /// <summary>Keeps the timeout timer due at the earliest deadline still waiting.</summary>
     private void ArmTimeoutTimer()
     {
-        while (_byDeadline.TryPeek(out var head) && !head.IsWaiting)
+        while (_byDeadline.TryPeek(out var head, out _) && !head.IsWaiting)
         {
             _byDeadline.Dequeue();
         }
@@ -269,7 +307,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     {
         _timeoutTimerDue = null;
         var now = _time.GetUtcNow();
-        while (_byDeadline.TryPeek(out var waiter) && waiter.Deadline <= now)
+        while (_byDeadline.TryPeek(out var waiter, out var deadline) && deadline <= now)
         {
             _byDeadline.Dequeue();
             if (!waiter.IsWaiting)

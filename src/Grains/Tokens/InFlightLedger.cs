@@ -33,6 +33,27 @@ internal sealed partial class InFlightLedger(IGrainFactory grains, ILogger<InFli
         }
     }
 
+    /// <summary>Takes a slot whatever the limit: a lease adopted from another silo, whose request already runs.</summary>
+    public void Adopt(string tokenId)
+    {
+        lock (_gate)
+        {
+            _inFlight[tokenId] = _inFlight.GetValueOrDefault(tokenId) + 1;
+        }
+    }
+
+    /// <summary>Forgets <paramref name="model"/> as a watcher of every token (the model's grain is going away).</summary>
+    public void Unwatch(string model)
+    {
+        lock (_gate)
+        {
+            foreach (var models in _watchers.Values)
+            {
+                models.Remove(model);
+            }
+        }
+    }
+
     /// <summary>Asks that <paramref name="model"/> be told when one of <paramref name="tokenId"/>'s slots frees.</summary>
     public void Watch(string tokenId, string model)
     {

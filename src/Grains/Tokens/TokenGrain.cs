@@ -83,6 +83,12 @@ internal sealed class TokenGrain(IGrainContext context, ITokenStore store, IOpti
         return Task.CompletedTask;
     }
 
+    public Task AdoptInFlightAsync(CancellationToken cancellationToken)
+    {
+        _inFlight++;
+        return Task.CompletedTask;
+    }
+
     public Task ReleaseAsync(LeaseUsage? usage, CancellationToken cancellationToken)
     {
         if (_inFlight > 0)

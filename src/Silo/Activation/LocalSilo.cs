@@ -22,13 +22,15 @@ internal sealed partial class LocalSilo : IGrainFactory, IAsyncDisposable
     private readonly ConcurrentDictionary<MethodInfo, Func<GrainId, MethodInfo, object?[], object>> _invokers = new();
     private readonly Dictionary<Type, Type> _implementations;
     private readonly IServiceProvider _services;
+    private readonly IActivationGate _gate;
     private readonly TimeProvider _time;
     private readonly ILogger<LocalSilo> _logger;
 
-    public LocalSilo(IEnumerable<GrainRegistration> registrations, IServiceProvider services, TimeProvider time, ILogger<LocalSilo> logger)
+    public LocalSilo(IEnumerable<GrainRegistration> registrations, IServiceProvider services, IActivationGate gate, TimeProvider time, ILogger<LocalSilo> logger)
     {
         _implementations = registrations.ToDictionary(r => r.Interface, r => r.Implementation);
         _services = services;
+        _gate = gate;
         _time = time;
         _logger = logger;
     }
@@ -67,6 +69,21 @@ internal sealed partial class LocalSilo : IGrainFactory, IAsyncDisposable
         }
 
         return collected;
+    }
+
+    /// <summary>
+    /// Deactivates the grain now, whatever it holds (its model moved to another silo and its calls have ended).
+    /// Does nothing when it is not active.
+    /// </summary>
+    public async Task DeactivateAsync<TGrain>(string key)
+    {
+        var id = new GrainId(typeof(TGrain), key);
+        if (_activations.TryGetValue(id, out var activation))
+        {
+            await activation.TryDeactivateAsync(force: true).ConfigureAwait(false);
+            _activations.TryRemove(KeyValuePair.Create(id, activation));
+            Log.Deactivated(_logger, id.Interface.Name, key);
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -140,6 +157,11 @@ internal sealed partial class LocalSilo : IGrainFactory, IAsyncDisposable
             if (_activations.TryGetValue(id, out existing))
             {
                 return existing;
+            }
+
+            if (!_gate.MayActivate(id))
+            {
+                throw new GrainNotLocalException(id);
             }
 
             var activation = new GrainActivation(this, id, _time);

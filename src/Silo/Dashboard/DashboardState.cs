@@ -19,13 +19,18 @@ public sealed record DashboardState(DateTimeOffset At, IReadOnlyList<DashboardSt
 
     public sealed record Token(string Name, int Priority, int Waiting, int InFlight, long Completed, double Share);
 
-    public static async Task<DashboardState> BuildAsync(IGrainFactory grains, DispatcherOptions options, TimeProvider time, CancellationToken cancellationToken)
+    /// <param name="grains">Where the grains are.</param>
+    /// <param name="models">The models to show: those this process hosts (a silo in a cluster shows its own).</param>
+    /// <param name="options">The dispatcher's configuration (its tokens are shown even when idle).</param>
+    /// <param name="time">The clock.</param>
+    /// <param name="cancellationToken">Cancels the reads.</param>
+    public static async Task<DashboardState> BuildAsync(IGrainFactory grains, IEnumerable<string> models, DispatcherOptions options, TimeProvider time, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var snapshots = new List<ModelSnapshot>();
-        foreach (var model in options.Models)
+        foreach (var model in models)
         {
-            snapshots.Add(await grains.GetGrain<IModelGrain>(model.Name).GetSnapshotAsync(cancellationToken));
+            snapshots.Add(await grains.GetGrain<IModelGrain>(model).GetSnapshotAsync(cancellationToken));
         }
 
         // Tokens known to be active now, plus the configured ones.
@@ -43,7 +48,7 @@ public sealed record DashboardState(DateTimeOffset At, IReadOnlyList<DashboardSt
         }
 
         double completed = Math.Max(1, counters.Values.Sum(c => c.Completed));
-        var models = snapshots.Select(s => new Model(
+        var shown = snapshots.Select(s => new Model(
             s.Model,
             s.Waiting,
             s.InFlight,
@@ -53,6 +58,6 @@ public sealed record DashboardState(DateTimeOffset At, IReadOnlyList<DashboardSt
             [.. (s.Leases ?? []).OrderBy(l => l.GrantedAt).Select(l => new Lease(names[l.TokenId].Name, l.Priority, BackendAddress.Key(l.Backend), (now - l.GrantedAt).TotalSeconds))])).ToList();
         var tokens = counters.Select(p => new Token(names[p.Key].Name, names[p.Key].Priority, p.Value.Waiting, p.Value.InFlight, p.Value.Completed, p.Value.Completed / completed))
             .OrderByDescending(t => t.Priority).ThenBy(t => t.Name, StringComparer.Ordinal).ToList();
-        return new DashboardState(now, models, tokens);
+        return new DashboardState(now, shown, tokens);
     }
 }

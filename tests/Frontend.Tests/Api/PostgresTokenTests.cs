@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
+using Dispatcher.Silo.Database;
 using Dispatcher.Silo.Tokens;
 using Dispatcher.Testing;
 using Npgsql;

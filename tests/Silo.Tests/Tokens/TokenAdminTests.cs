@@ -1,5 +1,6 @@
 using Dispatcher.Grains.Abstractions.Configuration;
 using Dispatcher.Grains.Abstractions.Tokens;
+using Dispatcher.Silo.Database;
 using Dispatcher.Silo.Tokens;
 using Dispatcher.Testing;
 using Microsoft.Extensions.Logging.Abstractions;

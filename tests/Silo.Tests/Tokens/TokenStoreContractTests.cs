@@ -1,6 +1,7 @@
 using Dispatcher.Grains.Abstractions.Configuration;
 using Dispatcher.Grains.Abstractions.Tokens;
 using Dispatcher.Grains.Tokens;
+using Dispatcher.Silo.Database;
 using Dispatcher.Silo.Tokens;
 using Dispatcher.Testing;
 using Microsoft.Extensions.Logging.Abstractions;

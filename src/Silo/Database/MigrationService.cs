@@ -2,7 +2,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
-namespace Dispatcher.Silo.Tokens;
+namespace Dispatcher.Silo.Database;
 
 /// <summary>
 /// Applies the database migrations at start, retrying with backoff while the database cannot be reached
@@ -10,6 +10,11 @@ namespace Dispatcher.Silo.Tokens;
 /// </summary>
 internal sealed partial class MigrationService(NpgsqlDataSource dataSource, TimeProvider time, ILogger<MigrationService> logger) : BackgroundService
 {
+    private readonly TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes once the database schema is up to date.</summary>
+    public Task Completed => _completed.Task;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var backoff = TimeSpan.FromMilliseconds(500);
@@ -19,6 +24,7 @@ internal sealed partial class MigrationService(NpgsqlDataSource dataSource, Time
             {
                 var applied = await PostgresMigrator.MigrateAsync(dataSource, stoppingToken).ConfigureAwait(false);
                 Log.Migrated(logger, applied.Count == 0 ? "none" : string.Join(", ", applied));
+                _completed.TrySetResult();
                 return;
             }
             catch (Exception exception) when (exception is NpgsqlException or TimeoutException or IOException && !stoppingToken.IsCancellationRequested)

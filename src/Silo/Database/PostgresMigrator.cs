@@ -1,10 +1,10 @@
 using System.Reflection;
 using Npgsql;
 
-namespace Dispatcher.Silo.Tokens;
+namespace Dispatcher.Silo.Database;
 
 /// <summary>
-/// Applies the SQL scripts under <c>Tokens/Sql</c> (embedded, applied in name order) that the database has not
+/// Applies the SQL scripts under <c>Database/Sql</c> (embedded, applied in name order) that the database has not
 /// seen yet, each recorded in <c>dispatcher_schema_migrations</c>. Idempotent, and safe when several silos start
 /// at once: the whole run holds a transaction-scoped advisory lock.
 /// </summary>
