@@ -40,7 +40,7 @@ internal static class MemoryPerWaiter
             QueueTimeout = TimeSpan.FromHours(1),
             Capacity = { UseMetrics = false },
         };
-        var services = new ServiceCollection().AddLogging().AddMetrics().AddSingleton(Options.Create(options)).AddDispatcherGrains().AddSingleton<LocalSilo>()
+        var services = new ServiceCollection().AddLogging().AddMetrics().AddSingleton(Options.Create(options)).AddDispatcherGrains().AddSingleton<IActivationGate, OpenActivationGate>().AddSingleton<LocalSilo>()
             .AddSingleton<IReplicaProbe, HttpReplicaProbe>()
             .AddSingleton<IGrainFactory>(sp => sp.GetRequiredService<LocalSilo>()).BuildServiceProvider();
         await using var _ = services;

@@ -55,6 +55,7 @@ internal sealed class GrainTestHost : IAsyncDisposable
         }
 
         services.AddDispatcherGrains();
+        services.AddSingleton<IActivationGate, OpenActivationGate>();
         services.AddSingleton<LocalSilo>();
         services.AddSingleton<IGrainFactory>(sp => sp.GetRequiredService<LocalSilo>());
         _services = services.BuildServiceProvider();

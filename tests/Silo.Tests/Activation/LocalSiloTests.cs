@@ -21,6 +21,7 @@ public sealed class LocalSiloTests : IAsyncLifetime
         services.AddSingleton(_lifecycle);
         services.AddSingleton(new GrainRegistration(typeof(ICounterGrain), typeof(CounterGrain)));
         services.AddSingleton(new GrainRegistration(typeof(IBrokenGrain), typeof(BrokenGrain)));
+        services.AddSingleton<IActivationGate, OpenActivationGate>();
         services.AddSingleton<LocalSilo>();
         _services = services.BuildServiceProvider();
         _silo = _services.GetRequiredService<LocalSilo>();
