@@ -46,11 +46,15 @@ internal sealed class Fleet : IAsyncDisposable
         return new Fleet(replicas);
     }
 
-    /// <summary>Models, replicas (at most <paramref name="capacity"/> leases each) and, without a database, the token.</summary>
+    /// <summary>
+    /// Models, replicas (exactly <paramref name="capacity"/> leases each: admission by metrics is tested elsewhere, here
+    /// it would only blur what the cluster does) and, without a database, the token.
+    /// </summary>
     public Dictionary<string, string?> Settings(int capacity, bool tokenInConfiguration)
     {
         var settings = new Dictionary<string, string?>
         {
+            ["Dispatcher:Capacity:UseMetrics"] = "false",
             ["Dispatcher:Capacity:ScrapeInterval"] = "00:00:00.200",
             ["Dispatcher:QueueTimeout"] = "00:01:00",
         };

@@ -19,12 +19,14 @@ namespace Dispatcher.Silo.Cluster;
 /// it stops serving every model at once (the database has let, or may let, another silo take them). When stopped,
 /// it hands every model over before it exits.
 /// </summary>
-internal sealed partial class ClusterMembership : BackgroundService
+internal sealed partial class ClusterMembership : BackgroundService, IHostedLifecycleService
 {
     private static readonly TimeSpan PollSlice = TimeSpan.FromMilliseconds(100);
     private readonly Dictionary<string, DateTimeOffset> _unheldSince = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _fenced = new(StringComparer.Ordinal); // model → timestamp from which it may be served
     private readonly SemaphoreSlim _losing = new(1, 1);
+    private readonly CancellationTokenSource _leave = new();
+    private readonly TaskCompletionSource _left = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ModelOwnership _ownership;
     private readonly NpgsqlDataSource _dataSource;
     private readonly MigrationService _migrations;
@@ -74,16 +76,53 @@ internal sealed partial class ClusterMembership : BackgroundService
         return base.StartAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// The host is stopping: hand every model over now, before any service stops, while the internal endpoint still
+    /// serves, so each open call can be told <c>moved</c>.
+    /// </summary>
+    public async Task StoppingAsync(CancellationToken cancellationToken)
+    {
+        await _leave.CancelAsync().ConfigureAwait(false);
+        await _left.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
-        await base.StopAsync(cancellationToken).ConfigureAwait(false); // ExecuteAsync hands the models over before it returns
+        await _leave.CancelAsync().ConfigureAwait(false);
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
         if (_watchdog is not null)
         {
             await _watchdog.DisposeAsync().ConfigureAwait(false);
         }
     }
 
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public override void Dispose()
+    {
+        _leave.Dispose();
+        _losing.Dispose();
+        base.Dispose();
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, _leave.Token);
+            await RunAsync(stop.Token).ConfigureAwait(false);
+        }
+        finally
+        {
+            _left.TrySetResult();
+        }
+    }
+
+    private async Task RunAsync(CancellationToken stoppingToken)
     {
         try
         {
