@@ -62,9 +62,12 @@ public sealed class HandoverTests
         settings["Dispatcher:Cluster:HeartbeatInterval"] = "00:00:00.200";
         settings["Dispatcher:Cluster:OwnershipTimeout"] = "00:00:01";
         settings["Dispatcher:Cluster:RebalanceDelay"] = "01:00:00";
-        await using var first = await SiloNode.StartAsync("first", postgres, settings);
+        // Named so that rendezvous prefers the second silo: the first, back in the cluster at once with a new session,
+        // then leaves the model to it (otherwise it could rightly take the model back).
+        var (firstId, secondId) = ClusterKeys.Preferred(Model, ["silo-x", "silo-y"]) == "silo-y" ? ("silo-x", "silo-y") : ("silo-y", "silo-x");
+        await using var first = await SiloNode.StartAsync(firstId, postgres, settings);
         await Eventually.TrueAsync(() => first.Hosts(Model), () => "the only silo did not take the model");
-        await using var second = await SiloNode.StartAsync("second", postgres, settings);
+        await using var second = await SiloNode.StartAsync(secondId, postgres, settings);
 
         await using (var database = NpgsqlDataSource.Create(postgres))
         {

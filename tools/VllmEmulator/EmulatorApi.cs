@@ -93,8 +93,9 @@ internal static class EmulatorApi
         var raw = new MemoryStream();
         await context.Request.Body.CopyToAsync(raw, context.RequestAborted);
         server.LastRequestBody = Encoding.UTF8.GetString(raw.GetBuffer(), 0, (int)raw.Length);
-        server.LastRequestId = context.Request.Headers["X-Request-Id"].ToString();
-        server.RequestIds.Enqueue(server.LastRequestId);
+        var requestId = context.Request.Headers["X-Request-Id"].ToString();
+        server.LastRequestId = requestId;
+        server.RequestIds.Enqueue(requestId);
         JsonDocument document;
         try
         {
