@@ -21,6 +21,7 @@ internal static class SiloEventIds
     public const int ClusterSessionLost = 2015;
     public const int ClusterHandoverSlow = 2016;
     public const int ClusterLeft = 2017;
+    public const int ClusterPreviousOwnerGone = 2018;
     public const int ClientViewUnavailable = 2100;
     public const int ClientNoSilo = 2101;
     public const int ClientResubmitted = 2102;

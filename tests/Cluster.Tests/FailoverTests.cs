@@ -87,8 +87,9 @@ public sealed class FailoverTests(ITestOutputHelper output)
 
             await Task.Delay(TimeSpan.FromSeconds(3));
             var killedAt = clock.Elapsed;
+            output.WriteLine($"SIGKILL {victim} at {DateTime.Now:HH:mm:ss.fff}");
             processes.Single(p => p.Name == victim).Kill();
-            var takeover = await MeasureTakeoverAsync(calls, survivor, victim, moved, clock);
+            var takeover = await MeasureTakeoverAsync(calls, survivor, victim, moved, clock, killedAt);
             await Task.Delay(TimeSpan.FromSeconds(6));
             await stopLoad.CancelAsync();
             await Task.WhenAll(clients);
@@ -103,6 +104,12 @@ public sealed class FailoverTests(ITestOutputHelper output)
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"takeover (directory shows a live owner for every moved model): {takeover.TotalMilliseconds:0} ms after SIGKILL; " +
                 $"first request of every moved model served again {servedAgain.TotalMilliseconds:0} ms after; {spanningKill.Count} streams of moved models were running at the kill"));
+
+            foreach (var process in processes.Where(p => p.Name.StartsWith("silo", StringComparison.Ordinal)))
+            {
+                var events = process.Output.Split('\n').Where(l => l.Contains("Dispatcher.Silo.Cluster", StringComparison.Ordinal) || l.Contains("Model ", StringComparison.Ordinal) || l.Contains("Silo ", StringComparison.Ordinal));
+                output.WriteLine($"{process.Name}: {string.Join(" | ", events.Select(l => l.Trim()))}");
+            }
 
             Assert.DoesNotContain(all, o => o.Kind == OutcomeKind.Hung);
             Assert.DoesNotContain(all, o => o.Kind == OutcomeKind.Broken);
@@ -171,9 +178,8 @@ public sealed class FailoverTests(ITestOutputHelper output)
     }
 
     /// <summary>From the kill until a survivor's view shows a live owner for every model the victim held.</summary>
-    private static async Task<TimeSpan> MeasureTakeoverAsync(SiloCalls calls, string survivor, string victim, List<string> moved, Stopwatch clock)
+    private static async Task<TimeSpan> MeasureTakeoverAsync(SiloCalls calls, string survivor, string victim, List<string> moved, Stopwatch clock, TimeSpan killedAt)
     {
-        var killedAt = clock.Elapsed;
         while (clock.Elapsed - killedAt < TimeSpan.FromSeconds(30))
         {
             var view = await calls.ViewAsync(survivor);
@@ -252,6 +258,9 @@ public sealed class FailoverTests(ITestOutputHelper output)
         .. settings.Concat(more).Select(p => $"--{p.Key}={p.Value}"),
         "--Logging:LogLevel:Default=Warning",
         "--Logging:LogLevel:Dispatcher=Information",
+        "--Logging:Console:FormatterName=simple",
+        "--Logging:Console:FormatterOptions:SingleLine=true",
+        "--Logging:Console:FormatterOptions:TimestampFormat=HH:mm:ss.fff ",
     ];
 
     private enum OutcomeKind

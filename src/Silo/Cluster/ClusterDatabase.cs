@@ -93,6 +93,51 @@ internal static class ClusterDatabase
             [.. directory.Where(d => live.ContainsKey(d.SiloId) && held.ContainsKey(ClusterKeys.ModelLock(d.Model)))]);
     }
 
+    /// <summary>
+    /// Who hosted <paramref name="model"/> before (another silo, per the directory) and how long until that silo's last
+    /// heartbeat is <paramref name="ownershipTimeout"/> old, by the database's clock; zero when there is no such silo.
+    /// </summary>
+    public static async Task<(SiloMember? Previous, TimeSpan Wait)> ReadFenceAsync(NpgsqlConnection connection, string model, string siloId, TimeSpan ownershipTimeout, CancellationToken cancellationToken)
+    {
+        await using var command = Command(connection, """
+            SELECT s.silo_id, s.address, GREATEST(0, EXTRACT(EPOCH FROM (s.heartbeat_at + @timeout - now())))::float8
+            FROM dispatcher_directory d JOIN dispatcher_silos s ON s.silo_id = d.silo_id
+            WHERE d.model = @model AND d.silo_id <> @id
+            """, [("timeout", ownershipTimeout), ("model", model), ("id", siloId)]);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+            ? (new SiloMember(reader.GetString(0), reader.GetString(1)), TimeSpan.FromSeconds(reader.GetDouble(2)))
+            : (null, TimeSpan.Zero);
+    }
+
+    /// <summary>
+    /// True when a connection to <paramref name="address"/> is refused: no process listens there, so the silo that did
+    /// is dead. False when it connects or cannot tell (a timeout: a lost host or network says nothing about the process).
+    /// </summary>
+    public static async Task<bool> NothingListensAtAsync(string address)
+    {
+        if (!Uri.TryCreate(address, UriKind.Absolute, out var uri))
+        {
+            return false;
+        }
+
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+        try
+        {
+            await socket.ConnectAsync(uri.Host, uri.Port, timeout.Token).ConfigureAwait(false);
+            return false;
+        }
+        catch (System.Net.Sockets.SocketException exception)
+        {
+            return exception.SocketErrorCode == System.Net.Sockets.SocketError.ConnectionRefused;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
     public static async Task<int> ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken, params (string Name, object Value)[] parameters)
     {
         await using var command = Command(connection, sql, parameters);

@@ -166,9 +166,10 @@ internal sealed partial class ClusterMembership : BackgroundService, IHostedLife
             }
             catch (Exception exception) when (exception is NpgsqlException or TimeoutException or IOException or InvalidOperationException)
             {
+                // The session's locks are gone. Its models keep being served (nobody can take one before this silo's last
+                // heartbeat is OwnershipTimeout old, when the watchdog stops them) while it reconnects and locks them again.
                 Log.SessionLost(_logger, exception, SiloId, backoff.TotalMilliseconds);
                 _fenced.Clear();
-                await LoseAllAsync("its database session broke").ConfigureAwait(false);
                 try
                 {
                     await Task.Delay(backoff, _time, stoppingToken).ConfigureAwait(false);
@@ -183,7 +184,11 @@ internal sealed partial class ClusterMembership : BackgroundService, IHostedLife
         }
     }
 
-    /// <summary>Takes the member lock, then (so no silo ever sees this one registered without it) registers.</summary>
+    /// <summary>
+    /// Takes the member lock; locks again the models still served from before a lost session (one another silo holds
+    /// now is dropped at once, before the heartbeat below could delay that silo's start); then registers, which is a
+    /// heartbeat. So no silo ever sees this one registered without its lock.
+    /// </summary>
     private async Task JoinAsync(NpgsqlConnection session, CancellationToken cancellationToken)
     {
         if (!await ClusterDatabase.ScalarAsync<bool>(session, "SELECT pg_try_advisory_lock(@key)", cancellationToken, ("key", ClusterKeys.SiloLock(SiloId))).ConfigureAwait(false))
@@ -191,12 +196,22 @@ internal sealed partial class ClusterMembership : BackgroundService, IHostedLife
             throw new InvalidOperationException($"Another live silo uses the id '{SiloId}'; give each silo its own Dispatcher:Cluster:SiloId.");
         }
 
+        foreach (var model in _ownership.Models)
+        {
+            if (!await ClusterDatabase.ScalarAsync<bool>(session, "SELECT pg_try_advisory_lock(@key)", cancellationToken, ("key", ClusterKeys.ModelLock(model))).ConfigureAwait(false)
+                && _ownership.Remove(model))
+            {
+                Log.Lost(_logger, model, await EndCallsAsync(model).ConfigureAwait(false), "another silo took it while this one was cut off from the database");
+            }
+        }
+
+        var sent = _time.GetTimestamp();
         await ClusterDatabase.ExecuteAsync(session, """
             INSERT INTO dispatcher_silos (silo_id, address, status) VALUES (@id, @address, 'active')
-            ON CONFLICT (silo_id) DO UPDATE SET address = EXCLUDED.address, status = 'active', started_at = now(), heartbeat_at = now()
+            ON CONFLICT (silo_id) DO UPDATE SET address = EXCLUDED.address, status = 'active', heartbeat_at = now()
             """, cancellationToken, ("id", SiloId), ("address", Address)).ConfigureAwait(false);
+        _lastHeartbeat = sent;
         await ClusterDatabase.ExecuteAsync(session, $"LISTEN {ClusterDatabase.Channel}", cancellationToken).ConfigureAwait(false);
-        _lastHeartbeat = _time.GetTimestamp();
         await NotifyAsync(session, "joined " + SiloId).ConfigureAwait(false);
         Log.Joined(_logger, SiloId, Address);
     }
@@ -274,9 +289,10 @@ internal sealed partial class ClusterMembership : BackgroundService, IHostedLife
     }
 
     /// <summary>
-    /// Takes <paramref name="model"/> if its lock is free. When the model's last owner did not hand it over (it died
-    /// or lost its session), serving starts only once that owner's last heartbeat is <see cref="ClusterOptions.OwnershipTimeout"/>
-    /// old: by then it has stopped serving, even if it is alive but cut off from the database.
+    /// Takes <paramref name="model"/> if its lock is free. When the model's last owner did not hand it over, it may be
+    /// alive but cut off from the database, serving on until its heartbeat is <see cref="ClusterOptions.OwnershipTimeout"/>
+    /// old: serving here starts only then. Unless that owner is surely gone: nothing listens at its address any more
+    /// (its process died), and the model is served again at once.
     /// </summary>
     private async Task TryTakeAsync(NpgsqlConnection session, string model)
     {
@@ -286,13 +302,15 @@ internal sealed partial class ClusterMembership : BackgroundService, IHostedLife
             return;
         }
 
-        var wait = await ClusterDatabase.ScalarAsync<double>(session, """
-            SELECT COALESCE(MAX(GREATEST(0, EXTRACT(EPOCH FROM (s.heartbeat_at + @ttl - now())))), 0)::float8
-            FROM dispatcher_directory d JOIN dispatcher_silos s ON s.silo_id = d.silo_id
-            WHERE d.model = @model AND d.silo_id <> @id
-            """, ct, ("ttl", _options.OwnershipTimeout), ("model", model), ("id", SiloId)).ConfigureAwait(false);
-        _fenced[model] = _time.GetTimestamp() + (long)(wait * _time.TimestampFrequency);
-        Log.Taking(_logger, model, wait * 1000);
+        var (previous, wait) = await ClusterDatabase.ReadFenceAsync(session, model, SiloId, _options.OwnershipTimeout, ct).ConfigureAwait(false);
+        if (wait > TimeSpan.Zero && previous is not null && await ClusterDatabase.NothingListensAtAsync(previous.Address).ConfigureAwait(false))
+        {
+            Log.PreviousOwnerGone(_logger, model, previous.SiloId, previous.Address);
+            wait = TimeSpan.Zero;
+        }
+
+        _fenced[model] = _time.GetTimestamp() + (long)(wait.TotalSeconds * _time.TimestampFrequency);
+        Log.Taking(_logger, model, wait.TotalMilliseconds);
         await CompleteFencedAsync(session).ConfigureAwait(false);
     }
 
@@ -420,6 +438,9 @@ internal sealed partial class ClusterMembership : BackgroundService, IHostedLife
 
         [LoggerMessage(SiloEventIds.ClusterTaking, LogLevel.Information, "Model {Model}: lock taken, serving in {WaitMs} ms")]
         public static partial void Taking(ILogger logger, string model, double waitMs);
+
+        [LoggerMessage(SiloEventIds.ClusterPreviousOwnerGone, LogLevel.Information, "Model {Model}: its previous silo {SiloId} is gone (nothing listens at {Address}); serving at once")]
+        public static partial void PreviousOwnerGone(ILogger logger, string model, string siloId, string address);
 
         [LoggerMessage(SiloEventIds.ClusterTook, LogLevel.Information, "Model {Model} now hosted here (epoch {Epoch})")]
         public static partial void Took(ILogger logger, string model, long epoch);

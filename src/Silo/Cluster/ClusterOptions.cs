@@ -28,14 +28,16 @@ public sealed class ClusterOptions
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// A silo whose heartbeat has not succeeded for this long stops serving its models (it may be cut off from the
-    /// database, which lets another silo take them); a silo taking a model from a silo that did not hand it over
-    /// waits until that silo's last heartbeat is this old. Must exceed <see cref="HeartbeatInterval"/>. Default 2 s.
+    /// How long a silo keeps serving its models without a successful heartbeat (the database down or out of reach):
+    /// short outages pass unnoticed. A silo taking a model from a silo that did not hand it over waits until that silo's
+    /// last heartbeat is this old, unless nothing listens at that silo's address any more (its process died). So a
+    /// crashed process's models move within about a heartbeat, a lost host's within this. Must exceed
+    /// <see cref="HeartbeatInterval"/>. Default 10 s.
     /// </summary>
-    public TimeSpan OwnershipTimeout { get; set; } = TimeSpan.FromSeconds(2);
+    public TimeSpan OwnershipTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>A member whose heartbeat is older than this is dead even if its database session lingers. Default 10 s.</summary>
-    public TimeSpan MemberTimeout { get; set; } = TimeSpan.FromSeconds(10);
+    /// <summary>A member whose heartbeat is older than this is dead even if its database session lingers. Default 15 s.</summary>
+    public TimeSpan MemberTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>
     /// A model nobody holds is taken by the silo that rendezvous hashing prefers; after this long without an owner,
