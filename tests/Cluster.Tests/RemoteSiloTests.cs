@@ -127,6 +127,35 @@ public sealed class RemoteSiloTests
         Assert.Empty(fleet.AllReplicas.SelectMany(r => r.RequestIds));
     }
 
+    [Fact]
+    public async Task InternalKey_CallersWithoutItAreRefused_FrontendWithItIsServed()
+    {
+        const string key = "internal-key-0123456789";
+        await using var fleet = await Fleet.StartAsync([Model], replicasPerModel: 1, TimeSpan.FromMilliseconds(2));
+        var settings = fleet.Settings(capacity: 4, tokenInConfiguration: true);
+        settings["Dispatcher:Cluster:InternalKey"] = key;
+        await using var silo = await SiloNode.StartAsync("solo", postgres: null, settings);
+        using var calls = new SiloCalls();
+
+        using var call = await calls.OpenLeaseAsync(silo.Address, new LeaseCall(Model, new LeaseRequest("r-1", TokenId, 5)));
+        Assert.Equal(HttpStatusCode.Unauthorized, call.StatusCode);
+
+        await using (var keyless = await FrontendNode.StartAsync([silo.Address], fleet.Settings(capacity: 4, tokenInConfiguration: false)))
+        {
+            using var http = Fleet.Client(keyless.Address);
+            using var refused = await http.PostAsync("/v1/chat/completions", Fleet.Chat(Model, 5, stream: false));
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        }
+
+        var withKey = fleet.Settings(capacity: 4, tokenInConfiguration: false);
+        withKey["Dispatcher:Silo:InternalKey"] = key;
+        await using var frontend = await FrontendNode.StartAsync([silo.Address], withKey);
+        using var client = Fleet.Client(frontend.Address);
+        using var served = await client.PostAsync("/v1/chat/completions", Fleet.Chat(Model, 5, stream: false));
+        Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+        Assert.DoesNotContain(silo.Logs.Lines.Concat(frontend.Logs.Lines), l => l.Contains(key, StringComparison.Ordinal));
+    }
+
     internal static async Task<ModelSnapshot> SnapshotAsync(SiloCalls calls, string silo, string model = Model) =>
         (await calls.GetAsync<ModelSnapshot>(silo, $"{SiloProtocol.SnapshotPath}?model={Uri.EscapeDataString(model)}"))!;
 

@@ -21,6 +21,9 @@ public sealed class RemoteSiloOptions
     /// </summary>
     public TimeSpan FailoverTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>The silos' <c>Dispatcher:Cluster:InternalKey</c>, sent with every call; none when they have none.</summary>
+    public string? InternalKey { get; set; }
+
     /// <summary>Connecting to a silo gives up after this long. Default 2 s.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(2);
 

@@ -33,6 +33,10 @@ internal sealed class SiloConnection : IDisposable
             DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
             Timeout = Timeout.InfiniteTimeSpan, // lease calls last as long as their requests
         };
+        if (_options.InternalKey is { Length: > 0 } key)
+        {
+            _client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        }
     }
 
     /// <summary>A short call answered with JSON; null when the silo answers an error status.</summary>

@@ -24,6 +24,13 @@ public sealed class ClusterOptions
     /// </summary>
     public string? AdvertisedAddress { get; set; }
 
+    /// <summary>
+    /// When set, every call to the internal endpoint must carry this secret as a bearer token (frontends send
+    /// <c>Dispatcher:Silo:InternalKey</c>); without it, anyone who reaches the port could take leases. Keep the port
+    /// private as well (the Helm chart adds a NetworkPolicy).
+    /// </summary>
+    public string? InternalKey { get; set; }
+
     /// <summary>How often the silo refreshes its heartbeat and looks for models to take. Default 1 s.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(1);
 

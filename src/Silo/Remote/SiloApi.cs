@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using Dispatcher.Grains.Abstractions;
 using Dispatcher.Grains.Abstractions.Leases;
@@ -8,6 +10,8 @@ using Dispatcher.Silo.Cluster;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Dispatcher.Silo.Remote;
 
@@ -22,8 +26,17 @@ public static class SiloApi
 {
     private static readonly byte[] NewLine = "\n"u8.ToArray();
 
-    public static IEndpointRouteBuilder MapSiloApi(this IEndpointRouteBuilder endpoints)
+    public static IEndpointRouteBuilder MapSiloApi(this IEndpointRouteBuilder routes)
     {
+        var endpoints = routes.MapGroup("");
+        if (routes.ServiceProvider.GetRequiredService<IOptions<ClusterOptions>>().Value.InternalKey is { Length: > 0 } key)
+        {
+            var expected = SHA256.HashData(Encoding.UTF8.GetBytes(key));
+            endpoints.AddEndpointFilter(async (context, next) => HasKey(context.HttpContext, expected)
+                ? await next(context)
+                : Results.Json(new { error = "The silo's internal endpoint needs its key (Dispatcher:Silo:InternalKey on frontends)." }, statusCode: StatusCodes.Status401Unauthorized));
+        }
+
         endpoints.MapGet(SiloProtocol.ClusterPath, async (IModelPlacement placement, CancellationToken ct) =>
             Results.Json(await placement.GetViewAsync(ct), SiloProtocol.Json));
         endpoints.MapGet("/internal/tokens/{tokenId}", async (string tokenId, IGrainFactory grains, CancellationToken ct) =>
@@ -46,7 +59,16 @@ public static class SiloApi
         endpoints.MapPost(SiloProtocol.LeasesPath, LeaseAsync);
         endpoints.MapPost(SiloProtocol.AdoptPath, AdoptAsync);
         endpoints.MapPost(SiloProtocol.ReleasePath, ReleaseAsync);
-        return endpoints;
+        return routes;
+    }
+
+    /// <summary>Compares hashes in constant time: the key itself is never compared or logged.</summary>
+    private static bool HasKey(HttpContext context, byte[] expected)
+    {
+        const string scheme = "Bearer ";
+        var header = context.Request.Headers.Authorization.ToString();
+        return header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase)
+            && CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(header[scheme.Length..].Trim())), expected);
     }
 
     private static async Task LeaseAsync(HttpContext context, IGrainFactory grains, IModelPlacement placement, LeaseCalls calls)
