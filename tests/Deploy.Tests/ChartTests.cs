@@ -93,7 +93,8 @@ public sealed class ChartTests
         foreach (var env in containers.SelectMany(c => c.TryGetProperty("env", out var e) ? e.EnumerateArray() : Enumerable.Empty<JsonElement>()))
         {
             var name = env.GetProperty("name").GetString()!;
-            if (name.Contains("PASSWORD", StringComparison.Ordinal) || name.Contains("TOKEN", StringComparison.Ordinal) || name.Contains("AdminToken", StringComparison.Ordinal))
+            if (name.Contains("PASSWORD", StringComparison.Ordinal) || name.Contains("TOKEN", StringComparison.Ordinal) || name.Contains("AdminToken", StringComparison.Ordinal)
+                || name.Contains("InternalKey", StringComparison.Ordinal))
             {
                 Assert.True(env.TryGetProperty("valueFrom", out _), $"{name} is a plain value");
             }
@@ -117,29 +118,88 @@ public sealed class ChartTests
         Assert.Equal("vllm", spec.GetProperty("podSelector").GetProperty("matchLabels").GetProperty("app.kubernetes.io/component").GetString());
         Assert.Equal(["Ingress"], spec.GetProperty("policyTypes").EnumerateArray().Select(t => t.GetString()));
         var from = Assert.Single(spec.GetProperty("ingress").EnumerateArray()).GetProperty("from");
-        Assert.Equal("frontend", Assert.Single(from.EnumerateArray()).GetProperty("podSelector").GetProperty("matchLabels").GetProperty("app.kubernetes.io/component").GetString());
+        Assert.Equal(["frontend", "silo"], Components(from)); // frontends forward requests, silos scrape /metrics
         var vllmPods = rendered.Objects("Deployment").Where(d => d.Name().Contains("-vllm-", StringComparison.Ordinal))
             .Select(d => d.GetProperty("spec").GetProperty("template").GetProperty("metadata").GetProperty("labels").GetProperty("app.kubernetes.io/component").GetString());
         Assert.All(vllmPods, component => Assert.Equal("vllm", component));
     }
 
     [Fact]
+    public async Task NetworkPolicy_OnlyFrontendsCallTheSilosAndOnlySilosReachTheDatabase()
+    {
+        var rendered = await Chart.TemplateAsync();
+        var silo = rendered.Objects("NetworkPolicy").Single(p => p.Name().EndsWith("-silo", StringComparison.Ordinal)).GetProperty("spec");
+        var internalRule = silo.GetProperty("ingress").EnumerateArray().Single(r => r.GetProperty("ports")[0].GetProperty("port").GetInt32() == 8081);
+        Assert.Equal(["frontend"], Components(internalRule.GetProperty("from")));
+
+        var database = rendered.Objects("NetworkPolicy").Single(p => p.Name().EndsWith("-postgresql", StringComparison.Ordinal)).GetProperty("spec");
+        Assert.Equal(["silo", "token-seed"], Components(Assert.Single(database.GetProperty("ingress").EnumerateArray()).GetProperty("from")));
+    }
+
+    [Fact]
+    public async Task Cluster_FrontendsCallTheSiloServiceWithTheSharedKeyAndNeverTheDatabase()
+    {
+        var rendered = await Chart.TemplateAsync();
+        var frontend = Env(rendered, "frontend");
+        var silo = Env(rendered, "silo");
+
+        var service = rendered.Objects("Service").Single(s => s.Name().EndsWith("-silo", StringComparison.Ordinal));
+        var internalPort = service.GetProperty("spec").GetProperty("ports").EnumerateArray().Single(p => p.GetProperty("name").GetString() == "internal");
+        Assert.Equal(8081, internalPort.GetProperty("port").GetInt32());
+        Assert.Equal("kubernetes.io/h2c", internalPort.GetProperty("appProtocol").GetString());
+        Assert.Equal($"http://{service.Name()}:8081", frontend["Dispatcher__Silo__Addresses__0"].GetProperty("value").GetString());
+        Assert.Equal(
+            silo["Dispatcher__Cluster__InternalKey"].GetProperty("valueFrom").ToString(),
+            frontend["Dispatcher__Silo__InternalKey"].GetProperty("valueFrom").ToString());
+        Assert.DoesNotContain("ConnectionStrings__Postgres", frontend.Keys);
+        Assert.Contains("ConnectionStrings__Postgres", silo.Keys);
+        Assert.Equal("$(POD_NAME)", silo["Dispatcher__Cluster__SiloId"].GetProperty("value").GetString());
+        Assert.Equal("http://$(POD_IP):8081", silo["Dispatcher__Cluster__AdvertisedAddress"].GetProperty("value").GetString());
+        var siloPod = Deployment(rendered, "silo").GetProperty("spec").GetProperty("template").GetProperty("spec");
+        Assert.Equal(["serve"], siloPod.GetProperty("containers")[0].GetProperty("args").EnumerateArray().Select(a => a.GetString()));
+        Assert.True(siloPod.GetProperty("terminationGracePeriodSeconds").GetInt32() >= 10, "a stopping silo needs time to hand its models over");
+    }
+
+    [Fact]
+    public async Task Cluster_Disabled_FrontendCoHostsItsSilo()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"no-silo-{Guid.NewGuid():N}.yaml");
+        await File.WriteAllTextAsync(file, "silo:\n  enabled: false\nfrontend:\n  replicaCount: 1\n");
+        try
+        {
+            var rendered = await Chart.TemplateAsync(file);
+
+            Assert.DoesNotContain(rendered.Objects("Deployment"), d => Component(d) == "silo");
+            var frontend = Env(rendered, "frontend");
+            Assert.Contains("ConnectionStrings__Postgres", frontend.Keys);
+            Assert.DoesNotContain("Dispatcher__Silo__Addresses__0", frontend.Keys);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public async Task DispatcherPods_RunHardened()
     {
         var rendered = await Chart.TemplateAsync(Chart.Example("everything.yaml"));
-        var frontend = rendered.Objects("Deployment").Single(d => !d.Name().Contains("-vllm-", StringComparison.Ordinal));
-        var pod = frontend.GetProperty("spec").GetProperty("template").GetProperty("spec");
-        var container = pod.GetProperty("containers")[0].GetProperty("securityContext");
+        foreach (var component in new[] { "frontend", "silo" })
+        {
+            var pod = Deployment(rendered, component).GetProperty("spec").GetProperty("template").GetProperty("spec");
+            var container = pod.GetProperty("containers")[0].GetProperty("securityContext");
 
-        Assert.True(pod.GetProperty("securityContext").GetProperty("runAsNonRoot").GetBoolean());
-        Assert.True(container.GetProperty("readOnlyRootFilesystem").GetBoolean());
-        Assert.False(container.GetProperty("allowPrivilegeEscalation").GetBoolean());
-        Assert.Equal(["ALL"], container.GetProperty("capabilities").GetProperty("drop").EnumerateArray().Select(c => c.GetString()));
-        Assert.Equal("/health/ready", pod.GetProperty("containers")[0].GetProperty("readinessProbe").GetProperty("httpGet").GetProperty("path").GetString());
+            Assert.True(pod.GetProperty("securityContext").GetProperty("runAsNonRoot").GetBoolean());
+            Assert.True(container.GetProperty("readOnlyRootFilesystem").GetBoolean());
+            Assert.False(container.GetProperty("allowPrivilegeEscalation").GetBoolean());
+            Assert.Equal(["ALL"], container.GetProperty("capabilities").GetProperty("drop").EnumerateArray().Select(c => c.GetString()));
+            Assert.Equal("/health/ready", pod.GetProperty("containers")[0].GetProperty("readinessProbe").GetProperty("httpGet").GetProperty("path").GetString());
+        }
+
         Assert.Single(rendered.Objects("HorizontalPodAutoscaler"));
-        Assert.Single(rendered.Objects("PodDisruptionBudget"));
+        Assert.Equal(2, rendered.Objects("PodDisruptionBudget").Count()); // frontends and silos
         Assert.Single(rendered.Objects("Ingress"));
-        Assert.Single(rendered.Objects("ServiceMonitor"));
+        Assert.Equal(2, rendered.Objects("ServiceMonitor").Count());
         Assert.Single(rendered.Objects("PodMonitor"));
         Assert.Single(rendered.Objects("PrometheusRule"));
     }
@@ -171,4 +231,17 @@ public sealed class ChartTests
         Assert.Equal(rendered.GetProperty("manifest").GetString(), await File.ReadAllTextAsync(Path.Combine(k8s, "dispatcher.yaml")));
         Assert.Empty(rendered.Objects("Secret")); // the plain manifests carry no generated secret
     }
+
+    private static string? Component(JsonElement deployment) =>
+        deployment.GetProperty("spec").GetProperty("template").GetProperty("metadata").GetProperty("labels").GetProperty("app.kubernetes.io/component").GetString();
+
+    private static JsonElement Deployment(JsonElement rendered, string component) =>
+        rendered.Objects("Deployment").Single(d => Component(d) == component);
+
+    private static Dictionary<string, JsonElement> Env(JsonElement rendered, string component) =>
+        Deployment(rendered, component).GetProperty("spec").GetProperty("template").GetProperty("spec").GetProperty("containers")[0]
+            .GetProperty("env").EnumerateArray().ToDictionary(e => e.GetProperty("name").GetString()!, e => e);
+
+    private static List<string?> Components(JsonElement from) =>
+        [.. from.EnumerateArray().Select(f => f.GetProperty("podSelector").GetProperty("matchLabels").GetProperty("app.kubernetes.io/component").GetString()).Order()];
 }

@@ -82,3 +82,21 @@ app.kubernetes.io/component: {{ .component }}
 - name: ConnectionStrings__Postgres
   value: {{ printf "Host=%s;Port=%d;Database=%s;Username=%s;Password=$(PGPASSWORD)" (required "postgresql.external.host is required when postgresql.internal.enabled is false" $host) $port $db $user | quote }}
 {{- end }}
+
+{{- define "dispatcher.siloName" -}}
+{{- printf "%s-silo" (include "dispatcher.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The secret holding the key frontends present to silos. */}}
+{{- define "dispatcher.internalKeySecret" -}}
+{{- default (printf "%s-internal-key" (include "dispatcher.fullname" .) | trunc 63 | trimSuffix "-") .Values.silo.internalKey.existingSecret }}
+{{- end }}
+
+{{/* Environment giving the internal key; pass the variable's name with (dict "ctx" $ "name" "Dispatcher__Cluster__InternalKey"). */}}
+{{- define "dispatcher.internalKeyEnv" -}}
+- name: {{ .name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "dispatcher.internalKeySecret" .ctx }}
+      key: {{ .ctx.Values.silo.internalKey.key }}
+{{- end }}
