@@ -345,7 +345,7 @@ internal sealed partial class ClusterMembership : BackgroundService, IHostedLife
         }
     }
 
-    /// <summary>Hands a model over: out of the directory, every call told <c>moved</c>, grain gone, lock released.</summary>
+    /// <summary>Hands a model over: no owner in the directory, every call told <c>moved</c>, grain gone, lock released.</summary>
     private async Task HandOverAsync(NpgsqlConnection session, string model, string reason)
     {
         var ct = CancellationToken.None;
@@ -354,7 +354,10 @@ internal sealed partial class ClusterMembership : BackgroundService, IHostedLife
             return;
         }
 
-        await ClusterDatabase.ExecuteAsync(session, "DELETE FROM dispatcher_directory WHERE model = @model AND silo_id = @id", ct, ("model", model), ("id", SiloId)).ConfigureAwait(false);
+        // The entry names no silo until the next owner writes it (keeping the epoch growing); with no previous owner
+        // to wait for, the next owner serves at once.
+        await ClusterDatabase.ExecuteAsync(session, "UPDATE dispatcher_directory SET silo_id = '', address = '', updated_at = now() WHERE model = @model AND silo_id = @id",
+            ct, ("model", model), ("id", SiloId)).ConfigureAwait(false);
         var calls = await EndCallsAsync(model).ConfigureAwait(false);
         await ClusterDatabase.ScalarAsync<bool>(session, "SELECT pg_advisory_unlock(@key)", ct, ("key", ClusterKeys.ModelLock(model))).ConfigureAwait(false);
         await NotifyAsync(session, "released " + model).ConfigureAwait(false);

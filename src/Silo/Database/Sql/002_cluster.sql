@@ -9,8 +9,9 @@ CREATE TABLE IF NOT EXISTS dispatcher_silos (
     heartbeat_at timestamptz NOT NULL DEFAULT now()
 );
 
--- Directory: which silo hosts each model's grains. Written only by the silo holding the model's advisory lock;
--- frontends read it (through any silo) and cache it. epoch grows with every change of owner.
+-- Directory: which silo hosts each model's grains (an empty silo_id: handed over, no owner yet). Written only by the
+-- silo holding the model's advisory lock; frontends read it (through any silo) and cache it. epoch grows with every
+-- change of owner.
 CREATE TABLE IF NOT EXISTS dispatcher_directory (
     model      text        PRIMARY KEY,
     silo_id    text        NOT NULL,
