@@ -47,8 +47,9 @@ Command: \`dotnet run -c Release --project bench/Dispatcher.Benchmarks -- overhe
 warm-up). Streamed chat completions of one token from emulated replicas that answer at once, so the figures are
 the proxies' own cost: (a) one replica directly, (b) nginx (Debian) round-robin over two replicas with
 \`proxy_buffering off\` and upstream keep-alive, (c) the Dispatcher over the same two (authentication, body
-inspection, a lease from the model grain, YARP forwarding, usage metering, release). Each is its own process.
-"Added" is over (a).
+inspection, a lease from the model grain, YARP forwarding, usage metering, release), (d) the same Frontend with
+its grains in a silo process (\`Dispatcher.Silo serve\` on a private PostgreSQL): each lease is a streaming
+HTTP/2 call to the silo and each release a post to it. Each is its own process. "Added" is over (a).
 
 ${overhead}
 

@@ -1,17 +1,23 @@
 using System.Globalization;
 using System.Text;
 using Dispatcher.LoadDriver;
+using Dispatcher.Silo.Database;
+using Dispatcher.Silo.Tokens;
+using Dispatcher.Testing;
+using Npgsql;
 
 namespace Dispatcher.Benchmarks;
 
 /// <summary>
 /// The cost of the hop: the same streamed load against (a) an emulated replica directly, (b) nginx round-robin in
-/// front of two replicas, (c) the dispatcher in front of the same two. The replicas answer at once (one token, no
-/// generation delay), so what is measured is the proxies. Each is its own process on this 2-core machine.
+/// front of two replicas, (c) the dispatcher in front of the same two, (d) the same dispatcher with its grains in a
+/// silo process. The replicas answer at once (one token, no generation delay), so what is measured is the proxies.
+/// Each is its own process on this 2-core machine.
 /// </summary>
 internal static class Overhead
 {
     public const string Token = "bench-token-0000000000000001";
+    private const string RemoteTarget = "Dispatcher, remote silo";
 
     public static async Task<string> RunAsync(TimeSpan perPoint, int[] concurrencies)
     {
@@ -21,12 +27,30 @@ internal static class Overhead
         var first = await processes.EmulatorAsync(instant);
         var second = await processes.EmulatorAsync(instant);
         var nginx = await processes.NginxAsync([first, second]);
+        string[] model = ["--Dispatcher:Models:0:Name=bench-model", $"--Dispatcher:Models:0:Backends:0={first}", $"--Dispatcher:Models:0:Backends:1={second}",
+            "--Dispatcher:Capacity:UseMetrics=false", "--Dispatcher:MaxConcurrentLeasesPerBackend=100000"];
         var (dispatcher, _) = await processes.DispatcherAsync(
-            "--Dispatcher:Models:0:Name=bench-model", $"--Dispatcher:Models:0:Backends:0={first}", $"--Dispatcher:Models:0:Backends:1={second}",
-            "--Dispatcher:Capacity:UseMetrics=false", "--Dispatcher:MaxConcurrentLeasesPerBackend=100000",
-            "--Dispatcher:Tokens:0:Name=bench", $"--Dispatcher:Tokens:0:Token={Token}", "--Dispatcher:Tokens:0:Threshold=100000");
+            [.. model, "--Dispatcher:Tokens:0:Name=bench", $"--Dispatcher:Tokens:0:Token={Token}", "--Dispatcher:Tokens:0:Threshold=100000"]);
 
-        var targets = new (string Name, Uri Address)[] { ("emulator directly", first), ("nginx round-robin", nginx), ("Dispatcher", dispatcher) };
+        // (d) the same Frontend in remote mode: every lease is a streaming HTTP/2 call to a silo process, which
+        // reads the token from PostgreSQL (the server CI started, or a private one).
+        await using var postgres = Environment.GetEnvironmentVariable(PostgresServer.EnvironmentVariable) is { Length: > 0 }
+            ? await PostgresServer.SharedAsync()
+            : await PostgresServer.StartPrivateAsync();
+        var database = await postgres.CreateDatabaseAsync();
+        await using (var dataSource = NpgsqlDataSource.Create(database))
+        {
+            await PostgresMigrator.MigrateAsync(dataSource, CancellationToken.None);
+            await new TokenAdmin(dataSource).PutAsync("bench", Token, 1, 100000, null, CancellationToken.None);
+        }
+
+        var silo = await processes.SiloAsync(database, model);
+        var (remote, _) = await processes.DispatcherAsync([.. model, $"--Dispatcher:Silo:Addresses:0={silo}"]);
+
+        var targets = new (string Name, Uri Address)[]
+        {
+            ("emulator directly", first), ("nginx round-robin", nginx), ("Dispatcher", dispatcher), (RemoteTarget, remote),
+        };
         var rows = new List<(string Target, int Concurrency, LoadResult Result)>();
         foreach (var concurrency in concurrencies)
         {
@@ -62,7 +86,8 @@ internal static class Overhead
         {
             var rps = group.ToDictionary(r => r.Target, r => r.Result.RequestsPerSecond);
             text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"- concurrency {group.Key}: Dispatcher {rps["Dispatcher"]:0} req/s = {rps["Dispatcher"] / rps["nginx round-robin"]:0.00}x nginx, {rps["Dispatcher"] / rps["emulator directly"]:0.00}x the replica alone."));
+                $"- concurrency {group.Key}: Dispatcher {rps["Dispatcher"]:0} req/s = {rps["Dispatcher"] / rps["nginx round-robin"]:0.00}x nginx, {rps["Dispatcher"] / rps["emulator directly"]:0.00}x the replica alone; " +
+                $"with a remote silo {rps[RemoteTarget]:0} req/s = {rps[RemoteTarget] / rps["Dispatcher"]:0.00}x the embedded silo."));
         }
 
         return text.ToString();

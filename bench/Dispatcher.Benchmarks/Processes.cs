@@ -38,6 +38,22 @@ internal sealed class Processes : IAsyncDisposable
         return (address, _started[^1]);
     }
 
+    /// <summary>
+    /// A silo as its own process (<c>Dispatcher.Silo serve</c>), alone in its cluster; returns its internal address
+    /// (HTTP/2 cleartext), which frontends take as <c>Dispatcher:Silo:Addresses</c>.
+    /// </summary>
+    public async Task<Uri> SiloAsync(string postgres, params string[] settings)
+    {
+        var (internalPort, managementPort) = (FreePort(), FreePort());
+        var address = $"http://127.0.0.1:{internalPort}";
+        await StartAsync(Path.Combine(AppContext.BaseDirectory, "Dispatcher.Silo"),
+            ["serve", $"--ConnectionStrings:Postgres={postgres}", "--Dispatcher:Cluster:SiloId=bench-silo",
+             $"--Dispatcher:Cluster:InternalUrl={address}", $"--Dispatcher:Cluster:AdvertisedAddress={address}",
+             $"--Dispatcher:Cluster:ManagementUrl=http://127.0.0.1:{managementPort}", "--Logging:LogLevel:Default=Warning", .. settings],
+            managementPort, "/health/ready");
+        return new Uri(address);
+    }
+
     /// <summary>nginx from Debian as a plain round-robin reverse proxy without buffering in front of the replicas.</summary>
     public async Task<Uri> NginxAsync(IReadOnlyList<Uri> replicas)
     {

@@ -19,6 +19,9 @@ namespace Dispatcher.Cluster.Tests;
 /// </summary>
 public sealed class FailoverTests(ITestOutputHelper output)
 {
+    /// <summary>The measured figures of the last run, beside the test assembly (printed by <c>.ci/run</c>).</summary>
+    public const string ReportFile = "failover-report.txt";
+
     private static readonly string[] Models = ["alpha", "beta", "gamma"];
     private static readonly TimeSpan Step = TimeSpan.FromMilliseconds(10);
     private static readonly TimeSpan Hang = TimeSpan.FromSeconds(45);
@@ -97,13 +100,23 @@ public sealed class FailoverTests(ITestOutputHelper output)
             var all = outcomes.ToList();
             var servedAgain = moved.Select(m => all.Where(o => o.Model == m && o.Kind == OutcomeKind.Completed && o.Started > killedAt).Select(o => o.Ended - killedAt).DefaultIfEmpty(TimeSpan.MaxValue).Min()).Max();
             var spanningKill = all.Where(o => moved.Contains(o.Model) && o.FirstByte is { } first && first < killedAt && o.Ended > killedAt).ToList();
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"requests {all.Count}: completed {all.Count(o => o.Kind == OutcomeKind.Completed)}, errors {all.Count(o => o.Kind == OutcomeKind.Error)} " +
-                $"[{string.Join(", ", all.Where(o => o.Kind == OutcomeKind.Error).GroupBy(o => $"{o.Status} {o.Detail}").Select(g => $"{g.Key} x{g.Count()}"))}], " +
-                $"broken {all.Count(o => o.Kind == OutcomeKind.Broken)}, hung {all.Count(o => o.Kind == OutcomeKind.Hung)}"));
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"takeover (directory shows a live owner for every moved model): {takeover.TotalMilliseconds:0} ms after SIGKILL; " +
-                $"first request of every moved model served again {servedAgain.TotalMilliseconds:0} ms after; {spanningKill.Count} streams of moved models were running at the kill"));
+            string[] report =
+            [
+                string.Create(CultureInfo.InvariantCulture,
+                    $"requests {all.Count}: completed {all.Count(o => o.Kind == OutcomeKind.Completed)}, errors {all.Count(o => o.Kind == OutcomeKind.Error)} " +
+                    $"[{string.Join(", ", all.Where(o => o.Kind == OutcomeKind.Error).GroupBy(o => $"{o.Status} {o.Detail}").Select(g => $"{g.Key} x{g.Count()}"))}], " +
+                    $"broken {all.Count(o => o.Kind == OutcomeKind.Broken)}, hung {all.Count(o => o.Kind == OutcomeKind.Hung)}"),
+                string.Create(CultureInfo.InvariantCulture,
+                    $"takeover (directory shows a live owner for every moved model): {takeover.TotalMilliseconds:0} ms after SIGKILL; " +
+                    $"first request of every moved model served again {servedAgain.TotalMilliseconds:0} ms after; {spanningKill.Count} streams of moved models were running at the kill"),
+            ];
+            foreach (var line in report)
+            {
+                output.WriteLine(line);
+            }
+
+            // vstest shows a passing test's output only at detailed verbosity: the figures also go to a file CI prints.
+            await File.WriteAllLinesAsync(Path.Combine(AppContext.BaseDirectory, ReportFile), report);
 
             foreach (var process in processes.Where(p => p.Name.StartsWith("silo", StringComparison.Ordinal)))
             {

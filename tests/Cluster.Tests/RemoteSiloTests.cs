@@ -4,7 +4,9 @@ using Dispatcher.Grains.Abstractions.Leases;
 using Dispatcher.Grains.Abstractions.Models;
 using Dispatcher.Grains.Abstractions.Tokens;
 using Dispatcher.Silo.Remote;
+using Dispatcher.Silo.Tokens;
 using Dispatcher.Testing;
+using Npgsql;
 
 namespace Dispatcher.Cluster.Tests;
 
@@ -154,6 +156,50 @@ public sealed class RemoteSiloTests
         using var served = await client.PostAsync("/v1/chat/completions", Fleet.Chat(Model, 5, stream: false));
         Assert.Equal(HttpStatusCode.OK, served.StatusCode);
         Assert.DoesNotContain(silo.Logs.Lines.Concat(frontend.Logs.Lines), l => l.Contains(key, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task TokenPolicy_CachedByTheFrontend_RevokedTokenIsStillRefusedByTheSilo()
+    {
+        var postgres = await (await PostgresServer.SharedAsync()).CreateDatabaseAsync();
+        await Fleet.PutTokenAsync(postgres);
+        await using var fleet = await Fleet.StartAsync([Model], replicasPerModel: 1, TimeSpan.FromMilliseconds(2));
+        var settings = fleet.Settings(capacity: 4, tokenInConfiguration: false);
+        await using var silo = await SiloNode.StartAsync("solo", postgres, settings);
+        await Eventually.TrueAsync(() => silo.Hosts(Model), () => "the silo did not take the model");
+        var cached = new Dictionary<string, string?>(settings) { ["Dispatcher:Silo:TokenCacheTtl"] = "00:10:00" };
+        await using var frontend = await FrontendNode.StartAsync([silo.Address], cached);
+        using var http = Fleet.Client(frontend.Address);
+
+        for (var i = 0; i < 3; i++)
+        {
+            using var served = await http.PostAsync("/v1/chat/completions", Fleet.Chat(Model, 2, stream: false));
+            Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+        }
+
+        await using (var dataSource = NpgsqlDataSource.Create(postgres))
+        {
+            Assert.True(await new TokenAdmin(dataSource).RevokeAsync(Fleet.TokenName, CancellationToken.None));
+        }
+
+        // The Frontend still has the policy; the silo, told by the store, refuses the request when it is queued.
+        HttpResponseMessage? refused = null;
+        await Eventually.TrueAsync(async () =>
+        {
+            refused?.Dispose();
+            refused = await http.PostAsync("/v1/chat/completions", Fleet.Chat(Model, 2, stream: false));
+            return refused.StatusCode == HttpStatusCode.Unauthorized;
+        }, () => $"the revoked token is still served ({refused?.StatusCode})");
+        using var error = JsonDocument.Parse(await refused!.Content.ReadAsStringAsync());
+        Assert.Equal("invalid_api_key", error.RootElement.GetProperty("error").GetProperty("code").GetString());
+        refused.Dispose();
+
+        // Refused where the request was queued, not at authentication: the Frontend answered from its cache.
+        var metrics = await http.GetStringAsync("/metrics");
+        Assert.Contains(metrics.Split('\n'), l => l.StartsWith("dispatcher_requests_total{", StringComparison.Ordinal) && l.Contains("outcome=\"token_rejected\"", StringComparison.Ordinal));
+        Assert.DoesNotContain(metrics.Split('\n'), l => l.StartsWith("dispatcher_auth_failures_total{", StringComparison.Ordinal) && l.Contains("reason=\"unknown\"", StringComparison.Ordinal));
+        using var calls = new SiloCalls();
+        await AssertDrainedAsync(calls, silo.Address, completed: null);
     }
 
     internal static async Task<ModelSnapshot> SnapshotAsync(SiloCalls calls, string silo, string model = Model) =>

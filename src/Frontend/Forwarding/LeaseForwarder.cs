@@ -71,6 +71,8 @@ internal sealed partial class LeaseForwarder(
                     LeaseOutcome.OverThreshold => "rejected_threshold",
                     LeaseOutcome.QueueTimeout => "timed_out",
                     LeaseOutcome.SiloUnavailable => "dispatcher_unavailable",
+                    LeaseOutcome.TokenRejected => "token_rejected",
+                    LeaseOutcome.TokenStoreUnavailable => "token_store_unavailable",
                     _ => "no_backend",
                 });
                 await WriteRefusalAsync(context, body.Model, grant);
@@ -171,6 +173,9 @@ internal sealed partial class LeaseForwarder(
             $"The model '{model}' is busy: the request waited {grant.Waited.TotalSeconds:0.#} s without a free slot.", retryAfter: grant.RetryAfter),
         LeaseOutcome.SiloUnavailable => OpenAiErrorWriter.WriteAsync(context, DispatcherError.SiloUnavailable,
             $"The dispatcher cannot schedule the model '{model}' right now (its scheduler is moving to another node). Retry shortly.", retryAfter: grant.RetryAfter),
+        LeaseOutcome.TokenRejected => OpenAiErrorWriter.WriteAsync(context, DispatcherError.UnknownToken, "Incorrect API key provided."),
+        LeaseOutcome.TokenStoreUnavailable => OpenAiErrorWriter.WriteAsync(context, DispatcherError.TokenStoreUnavailable,
+            "The token store cannot be reached right now; try again shortly.", retryAfter: TimeSpan.FromSeconds(5)),
         _ => OpenAiErrorWriter.WriteAsync(context, DispatcherError.NoHealthyBackend,
             $"No server for the model '{model}' is available right now.", retryAfter: grant.RetryAfter),
     };

@@ -22,7 +22,7 @@ internal sealed class FrontendMetrics
     {
         var meter = meterFactory.Create(MeterName);
         _requests = meter.CreateCounter<long>("dispatcher.requests", "{request}",
-            "Dispatched requests by outcome: granted (with the replica's status class), rejected_threshold, timed_out, no_backend, dispatcher_unavailable, cancelled, upstream_unreachable.");
+            "Dispatched requests by outcome: granted (with the replica's status class), rejected_threshold, timed_out, no_backend, dispatcher_unavailable, token_rejected, token_store_unavailable, cancelled, upstream_unreachable.");
         _queueWait = meter.CreateHistogram<double>("dispatcher.queue.wait", "s", "Time requests spent in the wait list.");
         _overhead = meter.CreateHistogram<double>("dispatcher.overhead", "s", "Time the dispatcher adds before forwarding, queue wait excluded.");
         _leaseDuration = meter.CreateHistogram<double>("dispatcher.lease.duration", "s", "How long leases were held, by how they ended.");

@@ -16,6 +16,15 @@ public enum LeaseOutcome
     NoHealthyBackend,
 
     /// <summary>
+    /// The token is not (or no longer) known when the request is queued: revoked after a frontend authenticated it
+    /// from its short-lived cache.
+    /// </summary>
+    TokenRejected,
+
+    /// <summary>The token's policy could not be read when the request was queued (the token store is unreachable).</summary>
+    TokenStoreUnavailable,
+
+    /// <summary>
     /// No silo could take the request: the model's silo is unreachable and no other silo took the model over in
     /// time. Only a frontend talking to remote silos answers this.
     /// </summary>

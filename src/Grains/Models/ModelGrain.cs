@@ -93,7 +93,14 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         var token = Context.GrainFactory.GetGrain<ITokenGrain>(request.TokenId);
         if (!await token.TryEnterWaitingAsync(cancellationToken))
         {
-            return LeaseGrant.Refused(LeaseOutcome.OverThreshold, TimeSpan.Zero, _options.RetryAfter);
+            // Refused for its threshold, or because the token is gone (revoked while a frontend still had it cached).
+            var outcome = (await token.GetPolicyAsync(cancellationToken)).Status switch
+            {
+                TokenLookupStatus.Found => LeaseOutcome.OverThreshold,
+                TokenLookupStatus.StoreUnavailable => LeaseOutcome.TokenStoreUnavailable,
+                _ => LeaseOutcome.TokenRejected,
+            };
+            return LeaseGrant.Refused(outcome, TimeSpan.Zero, _options.RetryAfter);
         }
 
         // A request re-submitted after its model moved keeps the deadline and the wait it had.

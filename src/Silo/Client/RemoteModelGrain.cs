@@ -105,12 +105,11 @@ internal sealed partial class RemoteModelGrain(string model, RemoteSiloClient cl
         }
     }
 
-    public async Task ReleaseAsync(LeaseRelease release, CancellationToken cancellationToken)
+    /// <summary>Hands the release to <see cref="RemoteLeases"/>: the request's response does not wait for the silo.</summary>
+    public Task ReleaseAsync(LeaseRelease release, CancellationToken cancellationToken)
     {
-        if (client.Leases.Take(release.LeaseId) is { } lease)
-        {
-            await lease.ReleaseAsync(release).ConfigureAwait(false);
-        }
+        client.Leases.Release(release);
+        return Task.CompletedTask;
     }
 
     public async Task<ModelSnapshot> GetSnapshotAsync(CancellationToken cancellationToken)

@@ -27,6 +27,13 @@ public sealed class RemoteSiloOptions
     /// <summary>Connecting to a silo gives up after this long. Default 2 s.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// How long a Frontend reuses a token's policy (found tokens only) before asking a silo again, which saves a
+    /// round trip per request. A revoked or changed token takes effect on the Frontend within this time; the silo
+    /// that queues the request checks the token again in any case. Zero asks every time. Default 1 s.
+    /// </summary>
+    public TimeSpan TokenCacheTtl { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>A plain call to a silo (token lookup, cluster view, release) gives up after this long. Default 5 s.</summary>
     public TimeSpan CallTimeout { get; set; } = TimeSpan.FromSeconds(5);
 }

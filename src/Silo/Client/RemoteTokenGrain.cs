@@ -7,7 +7,8 @@ using Dispatcher.Silo.Remote;
 namespace Dispatcher.Silo.Client;
 
 /// <summary>
-/// A token grain seen from a Frontend. Policies are asked of one live silo chosen by rendezvous hashing on the token
+/// A token grain seen from a Frontend. Found policies are reused for <see cref="RemoteSiloOptions.TokenCacheTtl"/>;
+/// otherwise they are asked of one live silo chosen by rendezvous hashing on the token
 /// (so its cache there stays warm), falling back to the others; when none answers, the token store counts as
 /// unreachable (503, never 401). Counters are summed over the live silos, each of which counts the requests of the
 /// models it hosts.
@@ -16,6 +17,11 @@ internal sealed class RemoteTokenGrain(string tokenId, RemoteSiloClient client) 
 {
     public async Task<TokenLookup> GetPolicyAsync(CancellationToken cancellationToken)
     {
+        if (client.CachedPolicy(tokenId) is { } cached)
+        {
+            return cached;
+        }
+
         if (client.Directory.Silos.Count == 0 || client.Directory.Members.Count == 0)
         {
             await client.Directory.RefreshAsync(1, cancellationToken).ConfigureAwait(false);
@@ -27,6 +33,7 @@ internal sealed class RemoteTokenGrain(string tokenId, RemoteSiloClient client) 
             {
                 if (await client.Http.GetAsync<TokenLookup>(silo, SiloProtocol.TokenPath(tokenId), cancellationToken).ConfigureAwait(false) is { } lookup)
                 {
+                    client.CachePolicy(tokenId, lookup);
                     return lookup;
                 }
             }

@@ -79,19 +79,10 @@ public static class SiloApi
             return;
         }
 
-        if (!placement.IsLocal(call.Model))
+        await ServeLocalAsync(context, call.Model, grains, placement, calls, async (grain, open, stop) =>
         {
-            await MovedResult().ExecuteAsync(context);
-            return;
-        }
-
-        using var open = calls.Open(call.Model);
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, open.Moving.Token);
-        var grain = grains.GetGrain<IModelGrain>(call.Model);
-        context.Response.ContentType = SiloProtocol.LeaseEventsContentType;
-        try
-        {
-            // The request goes into the grain's mailbox first, so the count that follows includes it.
+            // The position is read just after the request reached the grain's mailbox: grain turns interleave
+            // while the request is admitted (its token grain is asked first), so it is approximate, and at least 1.
             var acquire = grain.AcquireAsync(call.Request, stop.Token);
             var position = await grain.GetWaitingCountAsync(CancellationToken.None);
             await TryWriteAsync(context, new LeaseEvent(LeaseEvent.Queued, Position: Math.Max(1, position)));
@@ -121,12 +112,7 @@ public static class SiloApi
             open.Holds(grant.LeaseId!);
             await TryWriteAsync(context, new LeaseEvent(LeaseEvent.Granted, LeaseId: grant.LeaseId, Backend: grant.Backend, WaitedMs: grant.Waited.TotalMilliseconds));
             await HoldAsync(context, grain, open, grant.LeaseId!, stop.Token);
-        }
-        catch (GrainNotLocalException)
-        {
-            // The model left this silo between the check and the call.
-            await TryMovedAsync(context);
-        }
+        });
     }
 
     private static async Task AdoptAsync(HttpContext context, IGrainFactory grains, IModelPlacement placement, LeaseCalls calls)
@@ -137,17 +123,7 @@ public static class SiloApi
             return;
         }
 
-        if (!placement.IsLocal(call.Model))
-        {
-            await MovedResult().ExecuteAsync(context);
-            return;
-        }
-
-        using var open = calls.Open(call.Model);
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, open.Moving.Token);
-        var grain = grains.GetGrain<IModelGrain>(call.Model);
-        context.Response.ContentType = SiloProtocol.LeaseEventsContentType;
-        try
+        await ServeLocalAsync(context, call.Model, grains, placement, calls, async (grain, open, stop) =>
         {
             if (!await grain.AdoptAsync(call.Adoption, CancellationToken.None))
             {
@@ -158,9 +134,37 @@ public static class SiloApi
             open.Holds(call.Adoption.LeaseId);
             await TryWriteAsync(context, new LeaseEvent(LeaseEvent.Adopted, LeaseId: call.Adoption.LeaseId, Backend: call.Adoption.Backend));
             await HoldAsync(context, grain, open, call.Adoption.LeaseId, stop.Token);
+        });
+    }
+
+    /// <summary>
+    /// Runs one lease call against the model's local grain: answers <c>moved</c> when the model is not (or no
+    /// longer) hosted here, and ends the call's token when the frontend goes away or the model starts moving.
+    /// </summary>
+    private static async Task ServeLocalAsync(
+        HttpContext context,
+        string model,
+        IGrainFactory grains,
+        IModelPlacement placement,
+        LeaseCalls calls,
+        Func<IModelGrain, LeaseCalls.OpenCall, CancellationTokenSource, Task> serve)
+    {
+        if (!placement.IsLocal(model))
+        {
+            await MovedResult().ExecuteAsync(context);
+            return;
+        }
+
+        using var open = calls.Open(model);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, open.Moving.Token);
+        context.Response.ContentType = SiloProtocol.LeaseEventsContentType;
+        try
+        {
+            await serve(grains.GetGrain<IModelGrain>(model), open, stop);
         }
         catch (GrainNotLocalException)
         {
+            // The model left this silo between the check and the call.
             await TryMovedAsync(context);
         }
     }

@@ -1,3 +1,4 @@
+using Dispatcher.Grains.Abstractions.Leases;
 using Dispatcher.Grains.Abstractions.Tokens;
 using Dispatcher.Grains.Tokens;
 
@@ -90,5 +91,37 @@ public sealed class TokenGrainTests
         await host.Grains.GetGrain<ITokenGrain>(Known).InvalidateAsync(CancellationToken.None);
 
         Assert.Equal(TokenLookup.Unknown, await LookupAsync(host, Known));
+    }
+
+    [Fact]
+    public async Task Acquire_TokenRevokedAfterAuthentication_RefusedAsRejectedNotAsOverThreshold()
+    {
+        // A remote Frontend authenticates from its own short cache, so a revoked token can still reach the queue.
+        var store = new ScriptedStore();
+        await using var host = new GrainTestHost(tokenStore: store);
+        var request = new LeaseRequest("req-revoked", Known, Policy.Priority, null);
+        var before = await host.ModelGrain.AcquireAsync(request, CancellationToken.None);
+        Assert.Equal(LeaseOutcome.Granted, before.Outcome);
+        await host.ReleaseAsync(before);
+
+        store.Tokens.Remove(Known);
+        await host.Grains.GetGrain<ITokenGrain>(Known).InvalidateAsync(CancellationToken.None);
+        var after = await host.ModelGrain.AcquireAsync(request, CancellationToken.None);
+
+        Assert.Equal(LeaseOutcome.TokenRejected, after.Outcome);
+        Assert.Null(after.LeaseId);
+        await host.AssertNothingHeldAsync();
+    }
+
+    [Fact]
+    public async Task Acquire_UnseenTokenWhileStoreDown_RefusedAsStoreUnavailable()
+    {
+        var store = new ScriptedStore { Down = true };
+        await using var host = new GrainTestHost(tokenStore: store);
+
+        var grant = await host.ModelGrain.AcquireAsync(new LeaseRequest("req-unseen", Unseen, 1, null), CancellationToken.None);
+
+        Assert.Equal(LeaseOutcome.TokenStoreUnavailable, grant.Outcome);
+        await host.AssertNothingHeldAsync();
     }
 }
