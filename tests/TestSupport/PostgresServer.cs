@@ -28,15 +28,28 @@ public sealed class PostgresServer : IAsyncDisposable
     /// <summary>Connection string of the server's <c>postgres</c> database.</summary>
     public string ConnectionString { get; }
 
-    /// <summary>The server every test of the process shares (never stopped by tests).</summary>
+    /// <summary>The server every test of the process shares (never stopped by tests; a private one stops at process exit).</summary>
     public static async Task<PostgresServer> SharedAsync()
     {
         await SharedGate.WaitAsync();
         try
         {
-            return _shared ??= Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } given
-                ? new PostgresServer(given, null, 0)
-                : await StartPrivateAsync();
+            if (_shared is null)
+            {
+                if (Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } given)
+                {
+                    _shared = new PostgresServer(given, null, 0);
+                }
+                else
+                {
+                    // A private shared server lives as long as the test process: stopped when it exits.
+                    var server = await StartPrivateAsync();
+                    AppDomain.CurrentDomain.ProcessExit += (_, _) => server.StopAtExit();
+                    _shared = server;
+                }
+            }
+
+            return _shared;
         }
         finally
         {
@@ -100,6 +113,25 @@ public sealed class PostgresServer : IAsyncDisposable
         }
 
         Directory.Delete(_dataDirectory, recursive: true);
+    }
+
+    /// <summary>
+    /// Stops the server and deletes its folder from a detached shell: the test runner may kill this process (and
+    /// its children) right after it exits, so nothing here may wait.
+    /// </summary>
+    private void StopAtExit()
+    {
+        var stop = string.Join(' ', new[] { PgCtl, "-D", $"{_dataDirectory}/data", "-m", "immediate", "-w", "stop" }.Select(Quote));
+        if (Environment.UserName == "root")
+        {
+            stop = $"su postgres -s /bin/sh -c {Quote(stop)}";
+        }
+
+        var start = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add($"( {stop}; rm -rf {Quote(_dataDirectory!)} ) >/dev/null 2>&1 &");
+        using var shell = Process.Start(start);
+        shell?.WaitForExit(TimeSpan.FromSeconds(5)); // the shell returns at once; the stop goes on without it
     }
 
     private string PgCtl => Path.Combine(FindBinaries(), "pg_ctl");
