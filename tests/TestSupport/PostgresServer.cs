@@ -89,7 +89,7 @@ public sealed class PostgresServer : IAsyncDisposable
     }
 
     /// <summary>Stops a private server at once, as a crash would (clients see their connections drop).</summary>
-    public Task StopAsync() => RunAsPostgresAsync(PgCtl, ["-D", $"{_dataDirectory}/data", "-m", "immediate", "-w", "stop"]);
+    public Task StopAsync() => RunAsPostgresAsync(PgCtl, StopArguments);
 
     /// <summary>Starts a private server (again) on the same port.</summary>
     public Task StartAgainAsync() =>
@@ -121,12 +121,7 @@ public sealed class PostgresServer : IAsyncDisposable
     /// </summary>
     private void StopAtExit()
     {
-        var stop = string.Join(' ', new[] { PgCtl, "-D", $"{_dataDirectory}/data", "-m", "immediate", "-w", "stop" }.Select(Quote));
-        if (Environment.UserName == "root")
-        {
-            stop = $"su postgres -s /bin/sh -c {Quote(stop)}";
-        }
-
+        var stop = AsPostgres(PgCtl, StopArguments);
         var start = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
         start.ArgumentList.Add("-c");
         start.ArgumentList.Add($"( {stop}; rm -rf {Quote(_dataDirectory!)} ) >/dev/null 2>&1 &");
@@ -135,6 +130,8 @@ public sealed class PostgresServer : IAsyncDisposable
     }
 
     private string PgCtl => Path.Combine(FindBinaries(), "pg_ctl");
+
+    private string[] StopArguments => ["-D", $"{_dataDirectory}/data", "-m", "immediate", "-w", "stop"];
 
     private static string FindBinaries()
     {
@@ -146,10 +143,14 @@ public sealed class PostgresServer : IAsyncDisposable
     }
 
     /// <summary>The server refuses to run as root, so as root its tools run as the postgres user.</summary>
-    private static Task RunAsPostgresAsync(string program, string[] arguments) =>
-        Environment.UserName == "root"
-            ? RunAsync("su", ["postgres", "-s", "/bin/sh", "-c", string.Join(' ', arguments.Prepend(program).Select(Quote))])
-            : RunAsync(program, arguments);
+    private static Task RunAsPostgresAsync(string program, string[] arguments) => RunAsync("/bin/sh", ["-c", AsPostgres(program, arguments)]);
+
+    /// <summary>A shell command line running the program, as the postgres user when this process is root.</summary>
+    private static string AsPostgres(string program, string[] arguments)
+    {
+        var line = string.Join(' ', arguments.Prepend(program).Select(Quote));
+        return Environment.UserName == "root" ? $"su postgres -s /bin/sh -c {Quote(line)}" : line;
+    }
 
     private static string Quote(string argument) => "'" + argument.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 

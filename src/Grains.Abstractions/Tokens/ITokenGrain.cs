@@ -12,10 +12,10 @@ public interface ITokenGrain : IGrainWithStringKey
     Task<TokenLookup> GetPolicyAsync(CancellationToken cancellationToken);
 
     /// <summary>
-    /// Counts one more waiting request unless the token already has <see cref="TokenPolicy.Threshold"/> waiting.
-    /// Returns false when refused (also when the token is no longer known).
+    /// Counts one more waiting request unless the token already has <see cref="TokenPolicy.Threshold"/> waiting;
+    /// says why when it does not (over the threshold, token unknown, policy unreadable).
     /// </summary>
-    Task<bool> TryEnterWaitingAsync(CancellationToken cancellationToken);
+    Task<WaitAdmission> TryEnterWaitingAsync(CancellationToken cancellationToken);
 
     /// <summary>A waiting request left the wait list: granted (it is now in flight) or abandoned.</summary>
     Task LeaveWaitingAsync(bool granted, CancellationToken cancellationToken);

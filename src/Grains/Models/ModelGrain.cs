@@ -91,13 +91,14 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         }
 
         var token = Context.GrainFactory.GetGrain<ITokenGrain>(request.TokenId);
-        if (!await token.TryEnterWaitingAsync(cancellationToken))
+        var admission = await token.TryEnterWaitingAsync(cancellationToken);
+        if (admission != WaitAdmission.Admitted)
         {
-            // Refused for its threshold, or because the token is gone (revoked while a frontend still had it cached).
-            var outcome = (await token.GetPolicyAsync(cancellationToken)).Status switch
+            // The token can be gone here (revoked while a frontend still had it cached).
+            var outcome = admission switch
             {
-                TokenLookupStatus.Found => LeaseOutcome.OverThreshold,
-                TokenLookupStatus.StoreUnavailable => LeaseOutcome.TokenStoreUnavailable,
+                WaitAdmission.OverThreshold => LeaseOutcome.OverThreshold,
+                WaitAdmission.StoreUnavailable => LeaseOutcome.TokenStoreUnavailable,
                 _ => LeaseOutcome.TokenRejected,
             };
             return LeaseGrant.Refused(outcome, TimeSpan.Zero, _options.RetryAfter);

@@ -57,16 +57,21 @@ internal sealed class TokenGrain(IGrainContext context, ITokenStore store, IOpti
         return Task.CompletedTask;
     }
 
-    public async Task<bool> TryEnterWaitingAsync(CancellationToken cancellationToken)
+    public async Task<WaitAdmission> TryEnterWaitingAsync(CancellationToken cancellationToken)
     {
         var lookup = await GetPolicyAsync(cancellationToken);
-        if (lookup.Policy is null || _waiting >= lookup.Policy.Threshold)
+        if (lookup.Policy is null)
         {
-            return false;
+            return lookup.Status == TokenLookupStatus.StoreUnavailable ? WaitAdmission.StoreUnavailable : WaitAdmission.UnknownToken;
+        }
+
+        if (_waiting >= lookup.Policy.Threshold)
+        {
+            return WaitAdmission.OverThreshold;
         }
 
         _waiting++;
-        return true;
+        return WaitAdmission.Admitted;
     }
 
     public Task LeaveWaitingAsync(bool granted, CancellationToken cancellationToken)

@@ -60,7 +60,7 @@ internal sealed class RemoteTokenGrain(string tokenId, RemoteSiloClient client) 
         return total;
     }
 
-    public Task<bool> TryEnterWaitingAsync(CancellationToken cancellationToken) => throw InsideSiloOnly();
+    public Task<WaitAdmission> TryEnterWaitingAsync(CancellationToken cancellationToken) => throw InsideSiloOnly();
 
     public Task LeaveWaitingAsync(bool granted, CancellationToken cancellationToken) => throw InsideSiloOnly();
 
