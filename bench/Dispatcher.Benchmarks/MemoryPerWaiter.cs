@@ -1,20 +1,20 @@
 using System.Globalization;
-using Dispatcher.Grains;
-using Dispatcher.Grains.Abstractions;
-using Dispatcher.Grains.Abstractions.Configuration;
+using Dispatcher.Silo;
+using Dispatcher.Testing;
 using Dispatcher.Grains.Abstractions.Leases;
 using Dispatcher.Grains.Abstractions.Models;
 using Dispatcher.Grains.Abstractions.Tokens;
-using Dispatcher.Grains.Backends;
-using Dispatcher.Silo.Activation;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace Dispatcher.Benchmarks;
 
 /// <summary>
-/// Managed memory held per waiting request on the real model grain in the in-process silo: the waiter, its
-/// completion source, the caller's cancellation registration, the grain call and the wait-list entry.
+/// Managed memory held per waiting request on the real model grain in a co-hosted Orleans silo: the waiter, its
+/// completion source, the caller's cancellation registration, the grain call (Orleans' message and callback on both
+/// sides) and the wait-list entry.
 /// </summary>
 internal static class MemoryPerWaiter
 {
@@ -33,19 +33,26 @@ internal static class MemoryPerWaiter
     private static async Task<(long Bytes, double PerRequest)> MeasureOnceAsync(int count)
     {
         const string secret = "bench-token";
-        var options = new DispatcherOptions
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
-            Models = [new ModelOptions { Name = "m", Backends = ["http://10.0.0.1:8000"], MaxConcurrentLeasesPerBackend = 1 }],
-            Tokens = [new TokenOptions { Name = "bench", Token = secret, Priority = 5, Threshold = count + 1 }],
-            QueueTimeout = TimeSpan.FromHours(1),
-            Capacity = { UseMetrics = false },
-        };
-        var services = new ServiceCollection().AddLogging().AddMetrics().AddSingleton(Options.Create(options)).AddDispatcherGrains().AddSingleton<IActivationGate, OpenActivationGate>().AddSingleton<LocalSilo>()
-            .AddSingleton<IReplicaProbe, HttpReplicaProbe>()
-            .AddSingleton<IGrainFactory>(sp => sp.GetRequiredService<LocalSilo>()).BuildServiceProvider();
-        await using var _ = services;
-        var silo = services.GetRequiredService<LocalSilo>();
-        var model = silo.GetGrain<IModelGrain>("m");
+            ["Dispatcher:Models:0:Name"] = "m",
+            ["Dispatcher:Models:0:Backends:0"] = "http://10.0.0.1:8000",
+            ["Dispatcher:Models:0:MaxConcurrentLeasesPerBackend"] = "1",
+            ["Dispatcher:Tokens:0:Name"] = "bench",
+            ["Dispatcher:Tokens:0:Token"] = secret,
+            ["Dispatcher:Tokens:0:Priority"] = "5",
+            ["Dispatcher:Tokens:0:Threshold"] = (count + 1).ToString(CultureInfo.InvariantCulture),
+            ["Dispatcher:QueueTimeout"] = "00:20:00",
+            ["Dispatcher:Capacity:UseMetrics"] = "false",
+            ["Dispatcher:Cluster:SiloPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
+            ["Dispatcher:Cluster:GatewayPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
+        });
+        builder.AddDispatcherSilo(joinCluster: false);
+        using var silo = builder.Build();
+        await silo.StartAsync();
+        var model = silo.Services.GetRequiredService<IGrainFactory>().GetGrain<IModelGrain>("m");
         var tokenId = TokenHash.Compute(secret);
         var holder = await model.AcquireAsync(new LeaseRequest("holder", tokenId, 5), CancellationToken.None);
 
@@ -76,7 +83,7 @@ internal static class MemoryPerWaiter
         }
 
         await model.ReleaseAsync(new LeaseRelease(holder.LeaseId!, LeaseEndReason.Completed, 200, null), CancellationToken.None);
-        await silo.DisposeAsync();
+        await silo.StopAsync();
         // The request array itself is the caller's, not the dispatcher's.
         var held = after - before - (count * IntPtr.Size);
         return (held, held / (double)count);

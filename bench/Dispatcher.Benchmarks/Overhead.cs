@@ -17,7 +17,7 @@ namespace Dispatcher.Benchmarks;
 internal static class Overhead
 {
     public const string Token = "bench-token-0000000000000001";
-    private const string RemoteTarget = "Dispatcher, remote silo";
+    private const string RemoteTarget = "Dispatcher, client of a silo";
 
     public static async Task<string> RunAsync(TimeSpan perPoint, int[] concurrencies)
     {
@@ -32,8 +32,8 @@ internal static class Overhead
         var (dispatcher, _) = await processes.DispatcherAsync(
             [.. model, "--Dispatcher:Tokens:0:Name=bench", $"--Dispatcher:Tokens:0:Token={Token}", "--Dispatcher:Tokens:0:Threshold=100000"]);
 
-        // (d) the same Frontend in remote mode: every lease is a streaming HTTP/2 call to a silo process, which
-        // reads the token from PostgreSQL (the server CI started, or a private one).
+        // (d) the same Frontend as an Orleans client of a silo process (membership and tokens in PostgreSQL: the server
+        // CI started, or a private one): every lease and release is a grain call across processes.
         await using var postgres = Environment.GetEnvironmentVariable(PostgresServer.EnvironmentVariable) is { Length: > 0 }
             ? await PostgresServer.SharedAsync()
             : await PostgresServer.StartPrivateAsync();
@@ -44,8 +44,8 @@ internal static class Overhead
             await new TokenAdmin(dataSource).PutAsync("bench", Token, 1, 100000, null, CancellationToken.None);
         }
 
-        var silo = await processes.SiloAsync(database, model);
-        var (remote, _) = await processes.DispatcherAsync([.. model, $"--Dispatcher:Silo:Addresses:0={silo}"]);
+        await processes.SiloAsync(database, model);
+        var (remote, _) = await processes.DispatcherAsync([.. model, "--Dispatcher:Cluster:Mode=Client", $"--ConnectionStrings:Postgres={database}"]);
 
         var targets = new (string Name, Uri Address)[]
         {

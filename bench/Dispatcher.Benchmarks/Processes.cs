@@ -33,25 +33,25 @@ internal sealed class Processes : IAsyncDisposable
         string[] endpoints = http2Port is { } h2
             ? [$"--Kestrel:Endpoints:h1:Url=http://127.0.0.1:{port}", $"--Kestrel:Endpoints:h2:Url=http://127.0.0.1:{h2}", "--Kestrel:Endpoints:h2:Protocols=Http2"]
             : ["--urls", $"http://127.0.0.1:{port}"];
+        // A co-hosted silo gets its own loopback ports, so several dispatchers can run side by side.
         var address = await StartAsync(Path.Combine(AppContext.BaseDirectory, "Dispatcher.Frontend"),
-            [.. endpoints, "--Logging:LogLevel:Default=Warning", .. settings], port, "/health/ready");
+            [.. endpoints, "--Logging:LogLevel:Default=Warning", $"--Dispatcher:Cluster:SiloPort={FreePort()}", $"--Dispatcher:Cluster:GatewayPort={FreePort()}", .. settings],
+            port, "/health/ready");
         return (address, _started[^1]);
     }
 
     /// <summary>
-    /// A silo as its own process (<c>Dispatcher.Silo serve</c>), alone in its cluster; returns its internal address
-    /// (HTTP/2 cleartext), which frontends take as <c>Dispatcher:Silo:Addresses</c>.
+    /// A silo as its own process (<c>Dispatcher.Silo serve</c>) joining the Orleans cluster kept in
+    /// <paramref name="postgres"/> on loopback ports; frontends in client mode find it through the same database.
     /// </summary>
-    public async Task<Uri> SiloAsync(string postgres, params string[] settings)
+    public async Task SiloAsync(string postgres, params string[] settings)
     {
-        var (internalPort, managementPort) = (FreePort(), FreePort());
-        var address = $"http://127.0.0.1:{internalPort}";
+        var managementPort = FreePort();
         await StartAsync(Path.Combine(AppContext.BaseDirectory, "Dispatcher.Silo"),
-            ["serve", $"--ConnectionStrings:Postgres={postgres}", "--Dispatcher:Cluster:SiloId=bench-silo",
-             $"--Dispatcher:Cluster:InternalUrl={address}", $"--Dispatcher:Cluster:AdvertisedAddress={address}",
-             $"--Dispatcher:Cluster:ManagementUrl=http://127.0.0.1:{managementPort}", "--Logging:LogLevel:Default=Warning", .. settings],
+            ["serve", "--urls", $"http://127.0.0.1:{managementPort}", $"--ConnectionStrings:Postgres={postgres}",
+             $"--Dispatcher:Cluster:SiloPort={FreePort()}", $"--Dispatcher:Cluster:GatewayPort={FreePort()}", "--Dispatcher:Cluster:AdvertisedAddress=127.0.0.1",
+             "--Logging:LogLevel:Default=Warning", .. settings],
             managementPort, "/health/ready");
-        return new Uri(address);
     }
 
     /// <summary>nginx from Debian as a plain round-robin reverse proxy without buffering in front of the replicas.</summary>

@@ -3,9 +3,9 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text;
 using Dispatcher.Frontend;
-using Dispatcher.Grains.Abstractions;
 using Dispatcher.Grains.Abstractions.Models;
 using Dispatcher.Grains.Abstractions.Tokens;
+using Dispatcher.Testing;
 using Dispatcher.VllmEmulator;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
@@ -38,6 +38,8 @@ internal static class Soak
             ["Dispatcher:Models:0:Backends:1"] = second.BaseAddress.AbsoluteUri,
             ["Dispatcher:Models:0:MaxConcurrentLeasesPerBackend"] = "8",
             ["Dispatcher:QueueTimeout"] = "00:00:10",
+            ["Dispatcher:Cluster:SiloPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
+            ["Dispatcher:Cluster:GatewayPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
             ["Dispatcher:Capacity:MaxProbeBackoff"] = "00:00:02",
             ["Dispatcher:Tokens:0:Name"] = "high",
             ["Dispatcher:Tokens:0:Token"] = HighToken,

@@ -10,4 +10,8 @@ internal static class FrontendEventIds
     public const int TokenRejected = 3004;
     public const int EndedByDispatcher = 3005;
     public const int AuthThrottled = 3006;
+    public const int SiloCallFailed = 3007;
+    public const int Resubmitting = 3008;
+    public const int RenewalFailed = 3009;
+    public const int ReleaseFailed = 3010;
 }

@@ -7,6 +7,7 @@ using Dispatcher.Frontend.Models;
 using Dispatcher.Frontend.Telemetry;
 using Dispatcher.Silo;
 using Dispatcher.Silo.Dashboard;
+using Dispatcher.Silo.Hosting;
 using Dispatcher.Silo.Telemetry;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -19,8 +20,8 @@ public static class FrontendHostingExtensions
     public const string DefaultUrl = "http://0.0.0.0:8080";
 
     /// <summary>
-    /// Registers the Frontend's services, with the silo co-hosted in this process or, when
-    /// <c>Dispatcher:Silo:Addresses</c> is set, remote silos behind the same grain factory.
+    /// Registers the Frontend's services, with an Orleans silo co-hosted in this process or, with
+    /// <c>Dispatcher:Cluster:Mode=Client</c>, as an Orleans client of the silo processes.
     /// </summary>
     public static WebApplicationBuilder AddDispatcherFrontend(this WebApplicationBuilder builder, string defaultUrl = DefaultUrl)
     {
@@ -53,14 +54,17 @@ public static class FrontendHostingExtensions
             .Validate(o => o.ActivityTimeout > TimeSpan.Zero, $"{ForwardingOptions.SectionName}:ActivityTimeout must be positive.")
             .Validate(o => o.MaxRequestBodySize > 0, $"{ForwardingOptions.SectionName}:MaxRequestBodySize must be positive.")
             .ValidateOnStart();
-        if (SiloServiceCollectionExtensions.HasRemoteSilo(configuration))
+        if (SiloHostingExtensions.ClusterSettings(configuration).Mode == ClusterMode.Client)
         {
-            services.AddRemoteSilo(); // Dispatcher:Silo:Addresses: the grains run in silo processes
+            builder.AddDispatcherClient(); // the grains run in silo processes
         }
         else
         {
-            services.AddInProcessSilo(configuration); // the embedded default: a silo co-hosted in this process
+            builder.AddDispatcherSilo(joinCluster: false); // the embedded default: a silo co-hosted in this process
         }
+
+        services.TryAddSingleton<LeaseRenewer>();
+        services.AddHostedService(sp => sp.GetRequiredService<LeaseRenewer>());
 
         services.AddHttpForwarder();
         services.TryAddSingleton<UpstreamClient>();

@@ -17,4 +17,6 @@ internal static class GrainsEventIds
     public const int ReplicaRestarted = 1011;
     public const int LeaseAdopted = 1012;
     public const int AdoptionRefused = 1013;
+    public const int HolderLost = 1014;
+    public const int WaitersStopped = 1015;
 }

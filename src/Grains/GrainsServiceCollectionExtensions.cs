@@ -1,9 +1,3 @@
-using Dispatcher.Grains.Abstractions.Backends;
-using Dispatcher.Grains.Abstractions.Models;
-using Dispatcher.Grains.Abstractions.Tokens;
-using Dispatcher.Grains.Backends;
-using Dispatcher.Grains.Models;
-using Dispatcher.Grains.Runtime;
 using Dispatcher.Grains.Telemetry;
 using Dispatcher.Grains.Tokens;
 using Microsoft.Extensions.DependencyInjection;
@@ -11,12 +5,12 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Dispatcher.Grains;
 
-/// <summary>Registers the dispatcher's grains with a host.</summary>
+/// <summary>Registers what the dispatcher's grains need in a silo (Orleans finds the grain classes itself).</summary>
 public static class GrainsServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers <see cref="IModelGrain"/>, <see cref="IBackendGrain"/>, <see cref="ITokenGrain"/> and the token
-    /// store from configuration (unless another <see cref="ITokenStore"/> was registered first).
+    /// Registers the grains' services: the clock, the token store from configuration (unless another
+    /// <see cref="ITokenStore"/> was registered first), the in-flight ledger and the metrics.
     /// </summary>
     public static IServiceCollection AddDispatcherGrains(this IServiceCollection services)
     {
@@ -24,22 +18,6 @@ public static class GrainsServiceCollectionExtensions
         services.TryAddSingleton<ITokenStore, ConfigurationTokenStore>();
         services.TryAddSingleton<InFlightLedger>();
         services.TryAddSingleton<GrainsMetrics>();
-        services.AddGrain<IModelGrain, ModelGrain>();
-        services.AddGrain<IBackendGrain, BackendGrain>();
-        services.AddGrain<ITokenGrain, TokenGrain>();
         return services;
-    }
-
-    private static void AddGrain<TInterface, TGrain>(this IServiceCollection services)
-        where TGrain : Grain, TInterface
-    {
-        var registered = services.Any(d =>
-            d.ServiceType == typeof(GrainRegistration)
-            && d.ImplementationInstance is GrainRegistration r
-            && r.Interface == typeof(TInterface));
-        if (!registered)
-        {
-            services.AddSingleton(new GrainRegistration(typeof(TInterface), typeof(TGrain)));
-        }
     }
 }

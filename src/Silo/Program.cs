@@ -1,9 +1,10 @@
 namespace Dispatcher.Silo;
 
 /// <summary>
-/// The Silo executable: <c>serve</c> runs the silo process (grains and the lease endpoint for frontends);
-/// the other verbs administer, e.g. <c>dotnet run --project src/Silo -- tokens add --name team-a --priority 5 --threshold 10</c>.
-/// Run without arguments for the list.
+/// The Silo executable: <c>serve</c> runs a silo process (an Orleans silo hosting the grains, joining the cluster in
+/// <c>ConnectionStrings:Postgres</c>); the other verbs administer, e.g.
+/// <c>dotnet run --project src/Silo -- tokens add --name team-a --priority 5 --threshold 10</c>. Run without arguments
+/// for the list.
 /// </summary>
 public static class Program
 {
@@ -11,7 +12,9 @@ public static class Program
     {
         if (args.FirstOrDefault() == "serve")
         {
-            await SiloHost.Build(args[1..]).RunAsync();
+            var app = SiloHost.Build(args[1..]);
+            await SiloHost.MigrateAsync(app.Configuration, CancellationToken.None);
+            await app.RunAsync();
             return 0;
         }
 

@@ -15,9 +15,9 @@ public static class SiloCommands
 {
     public const string Usage = """
         Usage: Dispatcher.Silo <command> [options]   (database: ConnectionStrings__Postgres or --ConnectionStrings:Postgres "...")
-          serve                                     run the silo: grains, the lease endpoint frontends call (HTTP/2, port 8081),
-                                                    health, metrics and dashboard (port 8082); joins the cluster when a database is set
-          migrate                                   apply the database migrations
+          serve                                     run a silo: an Orleans silo hosting the grains (silo port 11111, gateway 30000),
+                                                    health, metrics, dashboard, /cluster (port 8082); joins the cluster in the database
+          migrate                                   create or update the token tables and Orleans' membership tables
           tokens add --name N --priority P --threshold T [--max-in-flight M] [--client-type C]
                                                     create a token; its secret is printed once, only its hash is kept
           tokens put --name N --secret-from-env VAR --priority P --threshold T [--max-in-flight M]
@@ -35,7 +35,7 @@ public static class SiloCommands
         // Settings given as --Section:Key value (such as --ConnectionStrings:Postgres) override the environment.
         var settings = options.Where(o => o.Key.Contains(':', StringComparison.Ordinal));
         var configuration = new ConfigurationBuilder().AddEnvironmentVariables().AddInMemoryCollection(settings).Build();
-        var connectionString = configuration.GetConnectionString(SiloServiceCollectionExtensions.PostgresConnectionName);
+        var connectionString = configuration.GetConnectionString(SiloHostingExtensions.PostgresConnectionName);
         var command = string.Join(' ', verbs);
         if (command is not ("migrate" or "tokens add" or "tokens put" or "tokens list" or "tokens set" or "tokens revoke" or "tokens import-legacy"))
         {

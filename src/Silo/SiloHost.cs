@@ -1,41 +1,40 @@
-using System.Net;
-using Dispatcher.Silo.Cluster;
+using Dispatcher.Grains.Abstractions.Configuration;
+using Dispatcher.Grains.Abstractions.Models;
 using Dispatcher.Silo.Dashboard;
-using Dispatcher.Silo.Remote;
+using Dispatcher.Silo.Database;
 using Dispatcher.Silo.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Npgsql;
 
 namespace Dispatcher.Silo;
 
 /// <summary>
-/// The Silo as its own process (<c>Dispatcher.Silo serve</c>): the grains, the internal lease endpoint frontends
-/// call (<see cref="SiloApi"/>, HTTP/2 on <see cref="ClusterOptions.InternalUrl"/>, port 8081), and health,
-/// <c>/metrics</c> and <c>/dashboard</c> (HTTP/1.1 on <see cref="ClusterOptions.ManagementUrl"/>, port 8082).
+/// The silo as its own process (<c>Dispatcher.Silo serve</c>): an Orleans silo hosting the grains (silo port 11111,
+/// gateway port 30000), and a management endpoint (<c>--urls</c>, default port 8082) with health, <c>/metrics</c>,
+/// <c>/dashboard</c> and <c>/cluster</c>.
 /// </summary>
 public static class SiloHost
 {
+    /// <summary>The management endpoint when none is configured.</summary>
+    public const string DefaultUrl = "http://0.0.0.0:8082";
+
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(args);
         configure?.Invoke(builder);
-        var cluster = builder.Configuration.GetSection(ClusterOptions.SectionName).Get<ClusterOptions>() ?? new ClusterOptions();
-        builder.WebHost.ConfigureKestrel(kestrel =>
+        if (string.IsNullOrEmpty(builder.Configuration[WebHostDefaults.ServerUrlsKey]))
         {
-            // Many lease calls share one connection as streams; pings notice a Frontend that vanished.
-            kestrel.Limits.Http2.MaxStreamsPerConnection = 1000;
-            kestrel.Limits.Http2.KeepAlivePingDelay = TimeSpan.FromSeconds(10);
-            kestrel.Limits.Http2.KeepAlivePingTimeout = TimeSpan.FromSeconds(10);
-            Listen(kestrel, cluster.InternalUrl, HttpProtocols.Http2);
-            Listen(kestrel, cluster.ManagementUrl, HttpProtocols.Http1);
-        });
+            builder.WebHost.UseUrls(DefaultUrl);
+        }
 
-        builder.Services.AddSiloProcess(builder.Configuration);
+        builder.AddDispatcherSilo(joinCluster: true);
         builder.Services.AddSingleton<PrometheusExporter>();
         var app = builder.Build();
         app.Services.GetRequiredService<PrometheusExporter>();
@@ -45,30 +44,60 @@ public static class SiloHost
                 ? Results.Json(new { status = "ready" })
                 : Results.Json(new { status = "not ready" }, statusCode: StatusCodes.Status503ServiceUnavailable));
         app.MapGet("/metrics", (PrometheusExporter exporter) => Results.Text(exporter.Write(), PrometheusExporter.ContentType));
-        app.MapSiloApi();
+        app.MapClusterView();
         app.MapDashboard();
         return app;
     }
 
-    private static void Listen(KestrelServerOptions kestrel, string url, HttpProtocols protocols)
+    /// <summary>
+    /// Applies the database migrations (token tables and Orleans' membership tables) before the silo joins, waiting
+    /// with backoff while the database cannot be reached. Nothing to do without <c>ConnectionStrings:Postgres</c>.
+    /// </summary>
+    public static async Task MigrateAsync(IConfiguration configuration, CancellationToken cancellationToken)
     {
-        var uri = new Uri(url);
-        if (uri.Scheme != Uri.UriSchemeHttp)
+        if (configuration.GetConnectionString(SiloHostingExtensions.PostgresConnectionName) is not { Length: > 0 } connectionString)
         {
-            throw new InvalidOperationException($"{ClusterOptions.SectionName}: '{url}' must be an http:// address (the silo's endpoints are cluster-internal).");
+            return;
         }
 
-        if (uri.Host is "0.0.0.0" or "*" or "+")
+        await using var dataSource = NpgsqlDataSource.Create(connectionString);
+        var backoff = TimeSpan.FromMilliseconds(500);
+        while (true)
         {
-            kestrel.ListenAnyIP(uri.Port, o => o.Protocols = protocols);
+            try
+            {
+                await PostgresMigrator.MigrateAsync(dataSource, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception exception) when (exception is NpgsqlException or TimeoutException or IOException && !cancellationToken.IsCancellationRequested)
+            {
+                await Console.Error.WriteLineAsync($"Database not reachable for migrations ({exception.Message}); retrying in {backoff.TotalSeconds:0.#} s").ConfigureAwait(false);
+                await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(10).Ticks));
+            }
         }
-        else if (uri.IsLoopback && !IPAddress.TryParse(uri.Host, out _))
+    }
+
+    /// <summary>
+    /// <c>GET /cluster</c>: the live silos and, for each configured model, the silo that hosts its model grain now
+    /// (activating it if needed), each named by its silo endpoint <c>host:port</c>. Answers "where is my queue?".
+    /// </summary>
+    public static IEndpointRouteBuilder MapClusterView(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGet("/cluster", async (IGrainFactory grains, IOptions<DispatcherOptions> options, CancellationToken cancellationToken) =>
         {
-            kestrel.ListenLocalhost(uri.Port, o => o.Protocols = protocols);
-        }
-        else
-        {
-            kestrel.Listen(IPAddress.Parse(uri.Host.Trim('[', ']')), uri.Port, o => o.Protocols = protocols);
-        }
+            var management = grains.GetGrain<IManagementGrain>(0);
+            var hosts = await management.GetHosts(onlyActive: true, cancellationToken);
+            var models = new SortedDictionary<string, string?>(StringComparer.Ordinal);
+            foreach (var model in options.Value.Models)
+            {
+                var grain = grains.GetGrain<IModelGrain>(model.Name);
+                await grain.GetWaitingCountAsync(cancellationToken);
+                models[model.Name] = (await management.GetActivationAddress(grain, cancellationToken))?.Endpoint.ToString();
+            }
+
+            return Results.Json(new { silos = hosts.Keys.Select(s => s.Endpoint.ToString()).Order(StringComparer.Ordinal), models });
+        });
+        return endpoints;
     }
 }

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text;
-using Dispatcher.Grains.Abstractions;
 using Dispatcher.Grains.Abstractions.Models;
 using Dispatcher.Grains.Abstractions.Tokens;
 using Dispatcher.Testing;
@@ -66,6 +65,9 @@ internal sealed class DispatcherHost : IAsyncDisposable
         {
             ["urls"] = "http://127.0.0.1:0",
             ["Logging:LogLevel:Default"] = "Debug", // every line is captured and checked for secrets
+            ["Logging:LogLevel:Orleans"] = "Warning",
+            ["Dispatcher:Cluster:SiloPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture), // hosts run side by side
+            ["Dispatcher:Cluster:GatewayPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
             ["Dispatcher:Models:0:Name"] = Model,
             ["Dispatcher:Models:0:MaxConcurrentLeasesPerBackend"] = capacity.ToString(CultureInfo.InvariantCulture),
             ["Dispatcher:Capacity:ScrapeInterval"] = "00:00:00.200",

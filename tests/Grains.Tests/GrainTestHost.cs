@@ -1,4 +1,3 @@
-using Dispatcher.Grains.Abstractions;
 using Dispatcher.Grains.Abstractions.Configuration;
 using Dispatcher.Grains.Abstractions.Leases;
 using Dispatcher.Grains.Abstractions.Models;
@@ -6,9 +5,9 @@ using Dispatcher.Grains.Abstractions.Tokens;
 using Dispatcher.Grains.Backends;
 using Dispatcher.Grains.Tests.Backends;
 using Dispatcher.Grains.Tokens;
-using Dispatcher.Silo.Activation;
 using Dispatcher.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
 
 namespace Dispatcher.Grains.Tests;
 
@@ -18,12 +17,33 @@ internal sealed class GrainTestHost : IAsyncDisposable
     public const string Model = "test-model";
     public const string OtherModel = "other-model";
 
-    private readonly ServiceProvider _services;
+    private readonly InProcessTestCluster _cluster;
     private int _requests;
 
-    public GrainTestHost(int backends = 1, int capacity = 1, Action<DispatcherOptions>? configure = null, ITokenStore? tokenStore = null)
+    private GrainTestHost(DispatcherOptions options, ITokenStore? tokenStore, short silos)
     {
-        Options = new DispatcherOptions
+        Options = options;
+        var builder = new InProcessTestClusterBuilder(silos);
+        builder.ConfigureHost(host =>
+        {
+            var services = host.Services;
+            services.AddSingleton<TimeProvider>(Time);
+            services.AddSingleton(Microsoft.Extensions.Options.Options.Create(Options));
+            services.AddSingleton<IReplicaProbe>(Probe);
+            if (tokenStore is not null)
+            {
+                services.AddSingleton(tokenStore);
+            }
+
+            services.AddDispatcherGrains();
+        });
+        _cluster = builder.Build();
+    }
+
+    /// <summary>Starts a test cluster (one silo unless told) with the grains, a fake clock and scripted replicas.</summary>
+    public static async Task<GrainTestHost> StartAsync(int backends = 1, int capacity = 1, Action<DispatcherOptions>? configure = null, ITokenStore? tokenStore = null, short silos = 1)
+    {
+        var options = new DispatcherOptions
         {
             Models =
             [
@@ -40,26 +60,11 @@ internal sealed class GrainTestHost : IAsyncDisposable
             QueueTimeout = TimeSpan.FromSeconds(30),
             Capacity = { UseMetrics = false },
         };
-        configure?.Invoke(Options);
-        Assert.Empty(DispatcherOptionsValidator.Validate(Options));
-
-        var services = new ServiceCollection();
-        services.AddLogging();
-        services.AddMetrics();
-        services.AddSingleton<TimeProvider>(Time);
-        services.AddSingleton(Microsoft.Extensions.Options.Options.Create(Options));
-        services.AddSingleton<IReplicaProbe>(Probe);
-        if (tokenStore is not null)
-        {
-            services.AddSingleton(tokenStore);
-        }
-
-        services.AddDispatcherGrains();
-        services.AddSingleton<IActivationGate, OpenActivationGate>();
-        services.AddSingleton<LocalSilo>();
-        services.AddSingleton<IGrainFactory>(sp => sp.GetRequiredService<LocalSilo>());
-        _services = services.BuildServiceProvider();
-        Silo = _services.GetRequiredService<LocalSilo>();
+        configure?.Invoke(options);
+        Assert.Empty(DispatcherOptionsValidator.Validate(options));
+        var host = new GrainTestHost(options, tokenStore, silos);
+        await host._cluster.DeployAsync();
+        return host;
     }
 
     public DispatcherOptions Options { get; }
@@ -69,22 +74,23 @@ internal sealed class GrainTestHost : IAsyncDisposable
     /// <summary>What the replicas answer to scrapes and health probes.</summary>
     public FakeReplicaProbe Probe { get; } = new();
 
-    public LocalSilo Silo { get; }
+    public IGrainFactory Grains => _cluster.Client;
 
-    public IGrainFactory Grains => Silo;
+    public InProcessTestCluster Cluster => _cluster;
 
     public IModelGrain ModelGrain => Grains.GetGrain<IModelGrain>(Model);
 
     public IModelGrain Other => Grains.GetGrain<IModelGrain>(OtherModel);
 
-    public InFlightLedger Ledger => _services.GetRequiredService<InFlightLedger>();
+    /// <summary>The first silo's in-flight ledger (the ledger is per silo).</summary>
+    public InFlightLedger Ledger => _cluster.GetSiloServiceProvider().GetRequiredService<InFlightLedger>();
 
     public static string TokenId(string name) => TokenHash.Compute($"secret-{name}");
 
-    public LeaseRequest Request(string token, int? priority = null)
+    public LeaseRequest Request(string token, int? priority = null, string? holder = null)
     {
         var policy = Options.Tokens.Single(t => t.Name == token);
-        return new LeaseRequest($"req-{Interlocked.Increment(ref _requests)}", TokenId(token), priority ?? policy.Priority, policy.MaxInFlight);
+        return new LeaseRequest($"req-{Interlocked.Increment(ref _requests)}", TokenId(token), priority ?? policy.Priority, policy.MaxInFlight, HolderId: holder);
     }
 
     public Task<ModelSnapshot> SnapshotAsync() => ModelGrain.GetSnapshotAsync(CancellationToken.None);
@@ -93,10 +99,15 @@ internal sealed class GrainTestHost : IAsyncDisposable
         Grains.GetGrain<ITokenGrain>(TokenId(token)).GetCountersAsync(CancellationToken.None);
 
     /// <summary>Starts a lease request and returns once it is in the wait list (or answered).</summary>
-    public async Task<Task<LeaseGrant>> EnqueueAsync(string token, CancellationToken cancellationToken = default)
+    public async Task<Task<LeaseGrant>> EnqueueAsync(string token, string? holder = null, CancellationToken cancellationToken = default) =>
+        await EnqueueAsync(Request(token, holder: holder), cancellationToken);
+
+    /// <summary>Starts a lease request and returns once it is in the wait list (or answered).</summary>
+    public async Task<Task<LeaseGrant>> EnqueueAsync(LeaseRequest request, CancellationToken cancellationToken = default)
     {
+        var token = request.TokenId;
         var before = (await SnapshotAsync()).Waiting;
-        var pending = ModelGrain.AcquireAsync(Request(token), cancellationToken);
+        var pending = ModelGrain.AcquireAsync(request, cancellationToken);
         await Eventually.TrueAsync(async () => pending.IsCompleted || (await SnapshotAsync()).Waiting > before,
             () => $"request of {token} never reached the wait list");
         return pending;
@@ -105,23 +116,44 @@ internal sealed class GrainTestHost : IAsyncDisposable
     public Task ReleaseAsync(LeaseGrant grant, LeaseEndReason reason = LeaseEndReason.Completed, LeaseUsage? usage = null) =>
         ModelGrain.ReleaseAsync(new LeaseRelease(grant.LeaseId!, reason, 200, usage), CancellationToken.None);
 
-    /// <summary>Checks that nothing is waiting or in flight anywhere: no lease leaked.</summary>
+    /// <summary>
+    /// Checks that nothing is waiting or in flight anywhere: no lease leaked. Waits a little for it, since a caller's
+    /// cancellation reaches the grain a moment after the caller saw it.
+    /// </summary>
     public async Task AssertNothingHeldAsync()
     {
-        var snapshot = await SnapshotAsync();
-        Assert.True(snapshot.Waiting == 0 && snapshot.InFlight == 0, $"model still holds waiting={snapshot.Waiting} inFlight={snapshot.InFlight}");
-        Assert.All(snapshot.Backends, b => Assert.Equal(0, b.LeasesInFlight));
-        foreach (var token in Options.Tokens)
+        var state = "";
+        await Eventually.TrueAsync(async () =>
         {
-            var counters = await CountersAsync(token.Name);
-            Assert.True(counters.Waiting == 0 && counters.InFlight == 0, $"token {token.Name} still counts waiting={counters.Waiting} inFlight={counters.InFlight}");
-            Assert.Equal(0, Ledger.InFlight(TokenId(token.Name)));
-        }
+            var snapshot = await SnapshotAsync();
+            state = $"model waiting={snapshot.Waiting} inFlight={snapshot.InFlight}, replicas {string.Join(",", snapshot.Backends.Select(b => b.LeasesInFlight))}";
+            var clean = snapshot.Waiting == 0 && snapshot.InFlight == 0 && snapshot.Backends.All(b => b.LeasesInFlight == 0);
+            foreach (var token in Options.Tokens)
+            {
+                var counters = await CountersAsync(token.Name);
+                var ledger = Ledger.InFlight(TokenId(token.Name));
+                state += $"; {token.Name} waiting={counters.Waiting} inFlight={counters.InFlight} ledger={ledger}";
+                clean &= counters.Waiting == 0 && counters.InFlight == 0 && ledger == 0;
+            }
+
+            return clean;
+        }, () => $"something is still held: {state}");
     }
 
     public async ValueTask DisposeAsync()
     {
-        await Silo.DisposeAsync();
-        await _services.DisposeAsync();
+        // Orleans runs on the fake clock too: keep it moving while the silos shut down, so no shutdown wait stalls.
+        using var stopped = new CancellationTokenSource();
+        var clock = Task.Run(async () =>
+        {
+            while (!stopped.IsCancellationRequested)
+            {
+                Time.Advance(TimeSpan.FromMilliseconds(200));
+                await Task.Delay(10, CancellationToken.None);
+            }
+        }, CancellationToken.None);
+        await _cluster.DisposeAsync();
+        await stopped.CancelAsync();
+        await clock;
     }
 }

@@ -1,6 +1,5 @@
 using Dispatcher.Frontend.Errors;
 using Dispatcher.Frontend.Telemetry;
-using Dispatcher.Grains.Abstractions;
 using Dispatcher.Grains.Abstractions.Tokens;
 using Microsoft.Extensions.Primitives;
 

@@ -4,11 +4,11 @@ using Dispatcher.Frontend.Errors;
 using Dispatcher.Frontend.Logging;
 using Dispatcher.Frontend.Requests;
 using Dispatcher.Frontend.Telemetry;
-using Dispatcher.Grains.Abstractions;
 using Dispatcher.Grains.Abstractions.Backends;
 using Dispatcher.Grains.Abstractions.Configuration;
 using Dispatcher.Grains.Abstractions.Leases;
 using Dispatcher.Grains.Abstractions.Models;
+using Dispatcher.Silo.Hosting;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -21,6 +21,9 @@ namespace Dispatcher.Frontend.Forwarding;
 /// </summary>
 internal sealed partial class LeaseForwarder(
     IGrainFactory grains,
+    LeaseRenewer renewer,
+    IOptions<ClusterOptions> clusterOptions,
+    IHostApplicationLifetime lifetime,
     IHttpForwarder forwarder,
     UpstreamClient upstream,
     IOptions<DispatcherOptions> dispatcherOptions,
@@ -30,6 +33,12 @@ internal sealed partial class LeaseForwarder(
     ILogger<LeaseForwarder> logger)
 {
     private const int MaxAttempts = 2;
+
+    /// <summary>Pause between two tries while no silo takes the request (a silo died, or the model's is stopping).</summary>
+    private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>A release that takes longer is given up: the model grain's silo is gone, and its next activation never knew the lease.</summary>
+    private static readonly TimeSpan ReleaseTimeout = TimeSpan.FromSeconds(5);
     private readonly ForwarderRequestConfig _requestConfig = new() { ActivityTimeout = forwardingOptions.Value.ActivityTimeout };
 
     /// <param name="context">The client's request.</param>
@@ -41,7 +50,7 @@ internal sealed partial class LeaseForwarder(
         var requestId = RequestIdMiddleware.Of(context);
         var priority = Math.Min(token.Policy.Priority, body.Priority ?? int.MaxValue);
         var model = grains.GetGrain<IModelGrain>(body.Model);
-        var request = new LeaseRequest(requestId, token.TokenId, priority, token.Policy.MaxInFlight);
+        var request = new LeaseRequest(requestId, token.TokenId, priority, token.Policy.MaxInFlight, HolderId: renewer.HolderId);
 
         // A replica that cannot be reached before anything was sent gets the request once more, elsewhere.
         for (var attempt = 1; attempt <= MaxAttempts; attempt++)
@@ -49,7 +58,7 @@ internal sealed partial class LeaseForwarder(
             LeaseGrant grant;
             try
             {
-                grant = await model.AcquireAsync(request, context.RequestAborted);
+                grant = await AcquireAsync(model, body.Model, request, context.RequestAborted);
             }
             catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
             {
@@ -79,6 +88,7 @@ internal sealed partial class LeaseForwarder(
                 return;
             }
 
+            renewer.Hold(body.Model, requestId, token.TokenId, priority, token.Policy.MaxInFlight, grant);
             metrics.Overhead(body.Model, time.GetElapsedTime(arrived) - grant.Waited);
             var leaseStarted = time.GetTimestamp();
 
@@ -102,7 +112,8 @@ internal sealed partial class LeaseForwarder(
                 context.Response.Body = clientBody;
                 int? status = context.Response.HasStarted ? context.Response.StatusCode : null;
                 var usage = context.Response.StatusCode < 400 ? meter.Usage : null;
-                await model.ReleaseAsync(new LeaseRelease(grant.LeaseId!, reason, status, usage), CancellationToken.None);
+                renewer.Drop(body.Model, grant.LeaseId!);
+                await ReleaseAsync(model, new LeaseRelease(grant.LeaseId!, reason, status, usage), requestId);
                 metrics.LeaseDuration(body.Model, reason.ToString(), time.GetElapsedTime(leaseStarted));
             }
 
@@ -119,6 +130,81 @@ internal sealed partial class LeaseForwarder(
             }
 
             context.Response.Clear();
+        }
+    }
+
+    /// <summary>True for the failures of a call into the cluster that another try may not meet (a silo died or stops).</summary>
+    public static bool IsClusterFailure(Exception exception) => exception is OrleansException or TimeoutException;
+
+    /// <summary>
+    /// Waits for a lease at the model's grain, wherever it runs. A call whose activation is gone (the renewer abandons
+    /// it) and a request sent back by a stopping silo are submitted again with the time already waited; calls that fail
+    /// because no silo answers are tried again until the failover timeout, then answered
+    /// <see cref="LeaseOutcome.SiloUnavailable"/>. A client that leaves ends it with <see cref="OperationCanceledException"/>.
+    /// </summary>
+    private async Task<LeaseGrant> AcquireAsync(IModelGrain model, string modelName, LeaseRequest request, CancellationToken aborted)
+    {
+        var started = time.GetTimestamp();
+        var wait = renewer.BeginWait(modelName, request.RequestId);
+        try
+        {
+            var resubmitted = false;
+            while (true)
+            {
+                var abandoned = wait.Abandoned;
+                using (var call = CancellationTokenSource.CreateLinkedTokenSource(aborted, abandoned))
+                {
+                    try
+                    {
+                        var pending = model.AcquireAsync(request with { AlreadyWaited = time.GetElapsedTime(started) }, call.Token);
+                        if (resubmitted)
+                        {
+                            wait.Reissued(time.GetTimestamp());
+                            resubmitted = false;
+                        }
+
+                        var grant = await pending;
+                        if (grant.Outcome != LeaseOutcome.Stopping)
+                        {
+                            return grant;
+                        }
+                    }
+                    catch (OperationCanceledException) when (!aborted.IsCancellationRequested && abandoned.IsCancellationRequested)
+                    {
+                        resubmitted = true; // its activation is gone: at once to the next one
+                        continue;
+                    }
+                    catch (Exception exception) when (IsClusterFailure(exception))
+                    {
+                        Log.SiloCallFailed(logger, request.RequestId, modelName, exception.GetType().Name, exception.Message);
+                    }
+                }
+
+                if (lifetime.ApplicationStopping.IsCancellationRequested || time.GetElapsedTime(started) > clusterOptions.Value.FailoverTimeout)
+                {
+                    return LeaseGrant.Refused(LeaseOutcome.SiloUnavailable, time.GetElapsedTime(started), dispatcherOptions.Value.RetryAfter);
+                }
+
+                await Task.Delay(RetryPause, time, aborted);
+            }
+        }
+        finally
+        {
+            renewer.EndWait(modelName, wait);
+        }
+    }
+
+    private async Task ReleaseAsync(IModelGrain model, LeaseRelease release, string requestId)
+    {
+        using var timeout = new CancellationTokenSource(ReleaseTimeout, time);
+        try
+        {
+            await model.ReleaseAsync(release, timeout.Token);
+        }
+        catch (Exception exception) when (exception is OperationCanceledException || IsClusterFailure(exception))
+        {
+            // The activation that granted it is gone or unreachable; its holder expiry takes the lease back if it lives.
+            Log.ReleaseFailed(logger, requestId, exception.GetType().Name);
         }
     }
 
@@ -193,6 +279,12 @@ internal sealed partial class LeaseForwarder(
 
         [LoggerMessage(FrontendEventIds.EndedByDispatcher, LogLevel.Warning, "Request {RequestId} for {Model} ended by the dispatcher: {Reason}")]
         public static partial void EndedByDispatcher(ILogger logger, string requestId, string model, string reason);
+
+        [LoggerMessage(FrontendEventIds.SiloCallFailed, LogLevel.Warning, "Request {RequestId} for {Model}: the cluster did not answer ({Error}: {Message}); trying again")]
+        public static partial void SiloCallFailed(ILogger logger, string requestId, string model, string error, string message);
+
+        [LoggerMessage(FrontendEventIds.ReleaseFailed, LogLevel.Warning, "Request {RequestId}: its lease could not be released ({Error})")]
+        public static partial void ReleaseFailed(ILogger logger, string requestId, string error);
 
         [LoggerMessage(FrontendEventIds.ClientAborted, LogLevel.Information, "Request {RequestId} for {Model}: the client went away while {Stage}")]
         public static partial void ClientAborted(ILogger logger, string requestId, string model, string stage);

@@ -6,4 +6,5 @@ namespace Dispatcher.Grains.Abstractions.Backends;
 /// <param name="MaxConcurrentLeases">A hard cap on leases running on it at once; null for none.</param>
 /// <param name="Version">Grows by one with every change, so an older snapshot never replaces a newer one.</param>
 /// <param name="Load">The replica's load from its last scrape; null before the first, or without metrics.</param>
+[GenerateSerializer, Immutable, Alias("dispatcher.BackendSnapshot")]
 public sealed record BackendSnapshot(Uri Address, bool Healthy, int? MaxConcurrentLeases, long Version, ReplicaLoad? Load = null);

@@ -9,6 +9,7 @@ namespace Dispatcher.Grains.Abstractions.Backends;
 /// <param name="KvCacheUsage">KV-cache usage from 0 to 1 (the fullest engine), when reported.</param>
 /// <param name="PerUserRate">Estimated tokens/s each running request gets now; null until known.</param>
 /// <param name="ObservedRunning">The mean running count the estimate was made at.</param>
+[GenerateSerializer, Immutable, Alias("dispatcher.ReplicaLoad")]
 public sealed record ReplicaLoad(int Running, int Waiting, double? KvCacheUsage, double? PerUserRate, double ObservedRunning)
 {
     /// <summary>

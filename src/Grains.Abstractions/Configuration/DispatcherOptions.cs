@@ -24,6 +24,12 @@ public sealed class DispatcherOptions
     /// </summary>
     public int? MaxConcurrentLeasesPerBackend { get; set; }
 
+    /// <summary>
+    /// Waiters and leases of a Frontend that has not renewed them for this long are dropped (it crashed or lost the
+    /// cluster); Frontends renew about every second. Default 10 s.
+    /// </summary>
+    public TimeSpan HolderExpiry { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>A last-resort limit on one lease, in case its holder never releases it. Default 1 hour.</summary>
     public TimeSpan MaxLeaseLifetime { get; set; } = TimeSpan.FromHours(1);
 

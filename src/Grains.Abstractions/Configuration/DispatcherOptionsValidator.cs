@@ -6,12 +6,16 @@ namespace Dispatcher.Grains.Abstractions.Configuration;
 /// <summary>Checks a <see cref="DispatcherOptions"/> at start; every message names the setting at fault.</summary>
 public static class DispatcherOptionsValidator
 {
+    /// <summary>The longest queue timeout: five minutes under the lease call's response timeout.</summary>
+    public static readonly TimeSpan MaxQueueTimeout = TimeSpan.Parse(Models.IModelGrain.AcquireTimeout, System.Globalization.CultureInfo.InvariantCulture) - TimeSpan.FromMinutes(5);
+
     /// <summary>Returns one message per problem; empty when the options are valid.</summary>
     public static IReadOnlyList<string> Validate(DispatcherOptions options)
     {
         var errors = new List<string>();
         const string root = DispatcherOptions.SectionName;
-        Positive(errors, options.QueueTimeout, $"{root}:QueueTimeout");
+        QueueTimeout(errors, options.QueueTimeout, $"{root}:QueueTimeout");
+        Positive(errors, options.HolderExpiry, $"{root}:HolderExpiry");
         Positive(errors, options.MaxLeaseLifetime, $"{root}:MaxLeaseLifetime");
         if (options.RetryAfter < TimeSpan.Zero)
         {
@@ -68,7 +72,7 @@ public static class DispatcherOptionsValidator
 
             if (model.QueueTimeout is { } timeout)
             {
-                Positive(errors, timeout, $"{at}:QueueTimeout");
+                QueueTimeout(errors, timeout, $"{at}:QueueTimeout");
             }
 
             if (model.MaxConcurrentLeasesPerBackend is < 1)
@@ -161,6 +165,16 @@ public static class DispatcherOptionsValidator
         if (capacity.FailuresToEject < 1)
         {
             errors.Add($"{at}:FailuresToEject must be at least 1.");
+        }
+    }
+
+    /// <summary>A queue timeout must end the wait before the lease call's own response timeout does.</summary>
+    private static void QueueTimeout(List<string> errors, TimeSpan value, string setting)
+    {
+        Positive(errors, value, setting);
+        if (value > MaxQueueTimeout)
+        {
+            errors.Add($"{setting} must be at most {MaxQueueTimeout:c} (the lease call's response timeout is {TimeSpan.Parse(Models.IModelGrain.AcquireTimeout, System.Globalization.CultureInfo.InvariantCulture):c}).");
         }
     }
 

@@ -1,6 +1,7 @@
 namespace Dispatcher.Grains.Abstractions.Leases;
 
 /// <summary>Why a lease ended.</summary>
+[GenerateSerializer, Alias("dispatcher.LeaseEndReason")]
 public enum LeaseEndReason
 {
     /// <summary>The response was forwarded to its end (whatever its status).</summary>
@@ -19,8 +20,8 @@ public enum LeaseEndReason
     Expired,
 
     /// <summary>
-    /// The silo handed its model over to another silo: the request goes on, and its frontend registers the lease
-    /// with the new owner (<see cref="Models.IModelGrain.AdoptAsync"/>).
+    /// The Frontend holding the lease stopped renewing it (it crashed or lost the cluster): the model grain took it
+    /// back after the holder expiry.
     /// </summary>
-    Moved,
+    HolderLost,
 }

@@ -6,6 +6,7 @@ namespace Dispatcher.Grains.Abstractions.Leases;
 /// <param name="Backend">The replica's base address; set only when granted.</param>
 /// <param name="Waited">How long the request spent in the wait list.</param>
 /// <param name="RetryAfter">A hint for the client when refused for load (threshold, timeout, no replica).</param>
+[GenerateSerializer, Immutable, Alias("dispatcher.LeaseGrant")]
 public sealed record LeaseGrant(LeaseOutcome Outcome, string? LeaseId, Uri? Backend, TimeSpan Waited, TimeSpan? RetryAfter)
 {
     /// <summary>A refusal with a retry hint.</summary>

@@ -1,6 +1,7 @@
 namespace Dispatcher.Grains.Abstractions.Leases;
 
 /// <summary>How a lease request ended. Expected refusals are values, not exceptions.</summary>
+[GenerateSerializer, Alias("dispatcher.LeaseOutcome")]
 public enum LeaseOutcome
 {
     /// <summary>A replica was chosen; the lease runs until released.</summary>
@@ -25,8 +26,14 @@ public enum LeaseOutcome
     TokenStoreUnavailable,
 
     /// <summary>
-    /// No silo could take the request: the model's silo is unreachable and no other silo took the model over in
-    /// time. Only a frontend talking to remote silos answers this.
+    /// No silo could take the request: the model's silo is unreachable and no other silo took the model over
+    /// within the failover timeout. Only a Frontend answers this, never a grain.
     /// </summary>
     SiloUnavailable,
+
+    /// <summary>
+    /// The silo hosting the model grain is stopping: the request was taken out of the wait list at once and should be
+    /// submitted again (it then reaches the grain's next activation, on another silo). Retryable.
+    /// </summary>
+    Stopping,
 }

@@ -5,4 +5,5 @@ namespace Dispatcher.Grains.Abstractions.Leases;
 /// <param name="Reason">Why the lease ends.</param>
 /// <param name="StatusCode">The upstream HTTP status, when a response started.</param>
 /// <param name="Usage">Token counts, when the response reported them.</param>
+[GenerateSerializer, Immutable, Alias("dispatcher.LeaseRelease")]
 public sealed record LeaseRelease(string LeaseId, LeaseEndReason Reason, int? StatusCode, LeaseUsage? Usage);

@@ -1,44 +1,59 @@
 using Dispatcher.Grains.Abstractions.Backends;
 using Dispatcher.Grains.Abstractions.Leases;
+using Orleans.Concurrency;
 
 namespace Dispatcher.Grains.Abstractions.Models;
 
 /// <summary>
-/// One per served model (key: the OpenAI model id). Keeps the model's wait list, grants leases on the
-/// model's replicas when one has room, and takes them back when the request ends.
+/// One per served model (key: the OpenAI model id), one activation in the whole cluster. Keeps the model's wait
+/// list, grants leases on the model's replicas when one has room, and takes them back when the request ends.
 /// </summary>
+[Alias("dispatcher.IModelGrain")]
 public interface IModelGrain : IGrainWithStringKey
 {
+    /// <summary>The longest a lease call may wait: <see cref="AcquireAsync"/>'s response timeout. Queue timeouts stay below it.</summary>
+    public const string AcquireTimeout = "00:30:00";
+
     /// <summary>
-    /// Waits for a lease. Completes with <see cref="LeaseOutcome.Granted"/> once a replica has room, or with
-    /// the reason the request was refused. Cancelling <paramref name="cancellationToken"/> (the client went
-    /// away) removes the request from the wait list at once and throws <see cref="OperationCanceledException"/>.
-    /// A granted lease must be given back with <see cref="ReleaseAsync"/>.
+    /// Waits for a lease. Completes with <see cref="LeaseOutcome.Granted"/> once a replica has room, or with the reason
+    /// the request was refused; the grain itself ends the wait at the model's queue timeout. Cancelling
+    /// <paramref name="cancellationToken"/> (the client went away) removes the request from the wait list at once and
+    /// throws <see cref="OperationCanceledException"/>. A granted lease must be given back with <see cref="ReleaseAsync"/>.
     /// </summary>
+    [Alias("Acquire"), ResponseTimeout(AcquireTimeout)]
     Task<LeaseGrant> AcquireAsync(LeaseRequest request, CancellationToken cancellationToken);
 
     /// <summary>Ends a lease. Releasing an unknown or already released lease does nothing.</summary>
+    [Alias("Release")]
     Task ReleaseAsync(LeaseRelease release, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Takes over a lease granted by an earlier activation of this grain elsewhere (failover or handover), so the
-    /// replica's capacity and the token's counters include it until it is released with <see cref="ReleaseAsync"/>.
-    /// Returns false when the replica is not one of the model's (the lease is then not tracked). Idempotent.
+    /// Keeps a Frontend's waiters and leases on this model alive (those of a holder silent for the holder expiry are
+    /// dropped as <see cref="LeaseEndReason.HolderLost"/>), adopts the listed leases this activation does not know and
+    /// names the waiting requests it does not know. Idempotent.
     /// </summary>
-    Task<bool> AdoptAsync(LeaseAdoption adoption, CancellationToken cancellationToken);
+    [Alias("Renew")]
+    Task<RenewalResult> RenewAsync(LeaseRenewal renewal, CancellationToken cancellationToken);
 
     /// <summary>Requests in the wait list now (cheaper than <see cref="GetSnapshotAsync"/>).</summary>
+    [Alias("GetWaitingCount")]
     Task<int> GetWaitingCountAsync(CancellationToken cancellationToken);
 
-    /// <summary>Told by a <see cref="IBackendGrain"/> of this model whenever that replica's state changes.</summary>
+    /// <summary>
+    /// Told by a <see cref="IBackendGrain"/> of this model whenever that replica's state changes. One-way: the backend
+    /// grain never waits on a model grain (which may itself be waiting on it while it activates).
+    /// </summary>
+    [Alias("OnBackendChanged"), OneWay]
     Task OnBackendChangedAsync(BackendSnapshot snapshot, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Told when a lease of <paramref name="tokenId"/> ended somewhere in this silo, so requests of that token held
-    /// back by its in-flight limit may go.
+    /// Told when a lease of <paramref name="tokenId"/> ended in this silo, so requests of that token held back by its
+    /// in-flight limit may go.
     /// </summary>
+    [Alias("OnTokenReleased"), OneWay]
     Task OnTokenReleasedAsync(string tokenId, CancellationToken cancellationToken);
 
     /// <summary>The model's wait list and leases as they are now, for inspection and tests.</summary>
+    [Alias("GetSnapshot")]
     Task<ModelSnapshot> GetSnapshotAsync(CancellationToken cancellationToken);
 }

@@ -5,4 +5,5 @@ namespace Dispatcher.Grains.Abstractions.Models;
 /// <param name="Priority">The priority it was granted with.</param>
 /// <param name="Backend">The replica it runs on.</param>
 /// <param name="GrantedAt">When it was granted.</param>
+[GenerateSerializer, Immutable, Alias("dispatcher.LeaseView")]
 public sealed record LeaseView(string TokenId, int Priority, Uri Backend, DateTimeOffset GrantedAt);

@@ -9,6 +9,7 @@ namespace Dispatcher.Grains.Abstractions.Models;
 /// <param name="Backends">Each replica with the leases this model holds on it.</param>
 /// <param name="WaitingByToken">Who is waiting: one entry per token with requests in the wait list.</param>
 /// <param name="Leases">The leases in flight.</param>
+[GenerateSerializer, Immutable, Alias("dispatcher.ModelSnapshot")]
 public sealed record ModelSnapshot(
     string Model,
     int Waiting,

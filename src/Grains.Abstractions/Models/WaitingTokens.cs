@@ -5,4 +5,5 @@ namespace Dispatcher.Grains.Abstractions.Models;
 /// <param name="Priority">The priority its front request is served with.</param>
 /// <param name="Count">How many of its requests wait.</param>
 /// <param name="HeldBack">True while the token is at its in-flight limit.</param>
+[GenerateSerializer, Immutable, Alias("dispatcher.WaitingTokens")]
 public sealed record WaitingTokens(string TokenId, int Priority, int Count, bool HeldBack);

@@ -3,32 +3,45 @@ using Dispatcher.Grains.Abstractions.Leases;
 namespace Dispatcher.Grains.Abstractions.Tokens;
 
 /// <summary>
-/// One per API token (key: <see cref="TokenHash.Compute"/> of the secret; the secret itself never reaches a
-/// grain). Caches the token's policy and counts its waiting and in-flight requests across all models.
+/// One per API token (key: <see cref="TokenHash.Compute"/> of the secret; the secret itself never reaches a grain),
+/// one activation in the whole cluster. Caches the token's policy and counts its waiting and in-flight requests across
+/// all models and silos. In-flight requests are counted by lease id, so counting one twice (a lease adopted after a
+/// failover) is harmless.
 /// </summary>
+[Alias("dispatcher.ITokenGrain")]
 public interface ITokenGrain : IGrainWithStringKey
 {
     /// <summary>The token's policy, or why there is none.</summary>
+    [Alias("GetPolicy")]
     Task<TokenLookup> GetPolicyAsync(CancellationToken cancellationToken);
 
     /// <summary>
     /// Counts one more waiting request unless the token already has <see cref="TokenPolicy.Threshold"/> waiting;
     /// says why when it does not (over the threshold, token unknown, policy unreadable).
     /// </summary>
+    [Alias("TryEnterWaiting")]
     Task<WaitAdmission> TryEnterWaitingAsync(CancellationToken cancellationToken);
 
-    /// <summary>A waiting request left the wait list: granted (it is now in flight) or abandoned.</summary>
-    Task LeaveWaitingAsync(bool granted, CancellationToken cancellationToken);
+    /// <summary>
+    /// A waiting request left the wait list: granted as <paramref name="leaseId"/> (it is now in flight) or, when null,
+    /// abandoned.
+    /// </summary>
+    [Alias("LeaveWaiting")]
+    Task LeaveWaitingAsync(string? leaseId, CancellationToken cancellationToken);
 
-    /// <summary>Counts one more in-flight request whose lease was granted elsewhere and adopted here.</summary>
-    Task AdoptInFlightAsync(CancellationToken cancellationToken);
+    /// <summary>Counts a running lease granted elsewhere and adopted by a model grain. Idempotent.</summary>
+    [Alias("AdoptInFlight")]
+    Task AdoptInFlightAsync(string leaseId, CancellationToken cancellationToken);
 
-    /// <summary>An in-flight request ended.</summary>
-    Task ReleaseAsync(LeaseUsage? usage, CancellationToken cancellationToken);
+    /// <summary>An in-flight request ended. Releasing an unknown lease does nothing.</summary>
+    [Alias("Release")]
+    Task ReleaseAsync(string leaseId, LeaseUsage? usage, CancellationToken cancellationToken);
 
     /// <summary>Drops the cached policy: the token changed or was revoked in the store.</summary>
+    [Alias("Invalidate")]
     Task InvalidateAsync(CancellationToken cancellationToken);
 
     /// <summary>The token's counters as they are now.</summary>
+    [Alias("GetCounters")]
     Task<TokenCounters> GetCountersAsync(CancellationToken cancellationToken);
 }

@@ -3,6 +3,7 @@ namespace Dispatcher.Grains.Abstractions.Tokens;
 /// <summary>The result of looking a token up.</summary>
 /// <param name="Status">Found, unknown, or the store could not be asked.</param>
 /// <param name="Policy">Set when <see cref="TokenLookupStatus.Found"/>.</param>
+[GenerateSerializer, Immutable, Alias("dispatcher.TokenLookup")]
 public sealed record TokenLookup(TokenLookupStatus Status, TokenPolicy? Policy)
 {
     /// <summary>The token is not known (answered with 401).</summary>

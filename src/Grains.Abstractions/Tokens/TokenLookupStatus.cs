@@ -1,6 +1,7 @@
 namespace Dispatcher.Grains.Abstractions.Tokens;
 
 /// <summary>Whether a token lookup found a policy.</summary>
+[GenerateSerializer, Alias("dispatcher.TokenLookupStatus")]
 public enum TokenLookupStatus
 {
     /// <summary>The token is known and not revoked.</summary>

@@ -7,4 +7,5 @@ namespace Dispatcher.Grains.Abstractions.Tokens;
 /// <param name="Threshold">The most requests the token may have waiting at once, at least 1.</param>
 /// <param name="MaxInFlight">The most requests it may have running at once, across models; null for no limit.
 /// Requests beyond it wait (they are not refused).</param>
+[GenerateSerializer, Immutable, Alias("dispatcher.TokenPolicy")]
 public sealed record TokenPolicy(string Name, int Priority, int Threshold, int? MaxInFlight = null);

@@ -1,6 +1,7 @@
 namespace Dispatcher.Grains.Abstractions.Tokens;
 
 /// <summary>What a token grain answers when one of its requests asks to wait (<see cref="ITokenGrain.TryEnterWaitingAsync"/>).</summary>
+[GenerateSerializer, Alias("dispatcher.WaitAdmission")]
 public enum WaitAdmission
 {
     /// <summary>Counted as waiting.</summary>

@@ -3,7 +3,6 @@ using Dispatcher.Grains.Abstractions.Configuration;
 using Dispatcher.Grains.Abstractions.Models;
 using Dispatcher.Grains.Capacity;
 using Dispatcher.Grains.Metrics;
-using Dispatcher.Grains.Runtime;
 using Dispatcher.Grains.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -32,8 +31,7 @@ internal sealed partial class BackendGrain : Grain, IBackendGrain
     private TimeSpan _probeDelay;
     private bool _warnedNoMetrics;
 
-    public BackendGrain(IGrainContext context, IOptions<DispatcherOptions> options, IReplicaProbe probe, GrainsMetrics metrics, TimeProvider time, ILogger<BackendGrain> logger)
-        : base(context)
+    public BackendGrain(IOptions<DispatcherOptions> options, IReplicaProbe probe, GrainsMetrics metrics, TimeProvider time, ILogger<BackendGrain> logger)
     {
         _metrics = metrics;
         _options = options.Value;
@@ -45,23 +43,25 @@ internal sealed partial class BackendGrain : Grain, IBackendGrain
         _probeDelay = _capacity.ProbeBackoff;
     }
 
-    public override bool CanDeactivate => _subscribers.Count == 0;
+    private string Key => this.GetPrimaryKeyString();
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var address = BackendAddress.TryNormalize(Key)
             ?? throw new InvalidOperationException($"Backend grain key '{Key}' is not an http(s) address.");
-        _snapshot = new BackendSnapshot(address, Healthy: true, ConfiguredCap(), Version: 1);
-        _metrics.Replica(_snapshot);
-        if (_capacity.UseMetrics)
-        {
-            _timer = Context.RegisterTimer(TickAsync, TimeSpan.Zero, Timeout.InfiniteTimeSpan);
-        }
 
+        // Versions grow across activations too (clock-based start), so a model grain that knew the replica's state from
+        // an activation lost with its silo takes the new activation's snapshots.
+        _snapshot = new BackendSnapshot(address, Healthy: true, ConfiguredCap(), Version: _time.GetUtcNow().ToUnixTimeMilliseconds() * 1000);
+        _metrics.Replica(_snapshot);
+
+        // Without metrics the timer only runs while the replica is ejected, to probe it back into service.
+        var due = _capacity.UseMetrics ? TimeSpan.Zero : Timeout.InfiniteTimeSpan;
+        _timer = this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan) { KeepAlive = true });
         return Task.CompletedTask;
     }
 
-    public override Task OnDeactivateAsync(CancellationToken cancellationToken)
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _timer?.Dispose();
         return Task.CompletedTask;
@@ -94,8 +94,12 @@ internal sealed partial class BackendGrain : Grain, IBackendGrain
         // The next tick is set before this one's I/O, so the cadence does not drift with the replica's latency.
         if (_snapshot.Healthy)
         {
-            _timer!.Change(_capacity.ScrapeInterval, Timeout.InfiniteTimeSpan);
-            await ScrapeAsync(cancellationToken);
+            if (_capacity.UseMetrics)
+            {
+                _timer!.Change(_capacity.ScrapeInterval, Timeout.InfiniteTimeSpan);
+                await ScrapeAsync(cancellationToken);
+            }
+
             return;
         }
 
@@ -107,7 +111,7 @@ internal sealed partial class BackendGrain : Grain, IBackendGrain
             _probeDelay = _capacity.ProbeBackoff;
             Log.Restored(_logger, Key);
             await PublishAsync(_snapshot with { Healthy = true });
-            _timer.Change(TimeSpan.Zero, Timeout.InfiniteTimeSpan); // read its load straight away
+            _timer.Change(_capacity.UseMetrics ? TimeSpan.Zero : Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan); // read its load straight away
         }
     }
 
@@ -187,7 +191,7 @@ internal sealed partial class BackendGrain : Grain, IBackendGrain
         _metrics.Replica(_snapshot);
         foreach (var model in _subscribers.ToArray())
         {
-            await Context.GrainFactory.GetGrain<IModelGrain>(model).OnBackendChangedAsync(_snapshot, CancellationToken.None);
+            await GrainFactory.GetGrain<IModelGrain>(model).OnBackendChangedAsync(_snapshot, CancellationToken.None);
         }
     }
 

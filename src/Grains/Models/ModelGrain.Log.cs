@@ -27,6 +27,12 @@ internal sealed partial class ModelGrain
         [LoggerMessage(GrainsEventIds.WaiterTimedOut, LogLevel.Information, "Request {RequestId} for {Model} timed out after {WaitedMs} ms in the wait list")]
         public static partial void TimedOut(ILogger logger, string requestId, string model, double waitedMs);
 
+        [LoggerMessage(GrainsEventIds.HolderLost, LogLevel.Warning, "Frontend {HolderId} stopped renewing on {Model}: {Waiters} waiting requests and {Leases} leases dropped")]
+        public static partial void HolderLost(ILogger logger, string holderId, string model, int waiters, int leases);
+
+        [LoggerMessage(GrainsEventIds.WaitersStopped, LogLevel.Information, "Silo stopping: {Waiters} waiting requests for {Model} sent back to be submitted again")]
+        public static partial void WaitersStopped(ILogger logger, string model, int waiters);
+
         [LoggerMessage(GrainsEventIds.BackendChanged, LogLevel.Trace, "Replica {Backend} of {Model}: healthy {Healthy}, running {Running}, {PerUserRate} tokens/s per user")]
         public static partial void BackendChanged(ILogger logger, Uri backend, string model, bool healthy, int running, double perUserRate);
     }

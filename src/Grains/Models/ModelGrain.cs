@@ -4,97 +4,133 @@ using Dispatcher.Grains.Abstractions.Leases;
 using Dispatcher.Grains.Abstractions.Models;
 using Dispatcher.Grains.Abstractions.Tokens;
 using Dispatcher.Grains.Capacity;
-using Dispatcher.Grains.Runtime;
 using Dispatcher.Grains.Scheduling;
 using Dispatcher.Grains.Telemetry;
 using Dispatcher.Grains.Tokens;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Concurrency;
 
 namespace Dispatcher.Grains.Models;
 
 /// <summary>
 /// One served model: its wait list, its replicas as seen through their backend grains, and its leases.
-/// Grants happen synchronously inside a turn (<see cref="GrantWhilePossible"/>) whenever something changes:
-/// a request arrives, a lease is released, or a replica's snapshot changes.
+/// Reentrant, so grants, releases, renewals and replica updates run while thousands of lease calls wait; every state
+/// change happens in one synchronous stretch between awaits. Grants happen synchronously
+/// (<see cref="GrantWhilePossible"/>) whenever something changes: a request arrives, a lease is released, or a
+/// replica's snapshot changes. The grain keeps itself active (its sweep timer keeps it alive): Orleans has no
+/// deactivation veto, and its wait list and leases must not be lost to idle collection.
 /// </summary>
+[Reentrant]
 internal sealed partial class ModelGrain : Grain, IModelGrain
 {
+    /// <summary>How often holders, lease lifetimes and backend subscriptions are checked.</summary>
+    private static readonly TimeSpan SweepPeriod = TimeSpan.FromSeconds(1);
+
+    /// <summary>Every this many sweeps the model re-subscribes to its replicas (a backend grain lost with its silo comes back).</summary>
+    private const int ResubscribeEvery = 5;
+
     private readonly DispatcherOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<ModelGrain> _logger;
     private readonly InFlightLedger _ledger;
     private readonly GrainsMetrics _metrics;
+    private readonly IHostApplicationLifetime _lifetime;
     private readonly WaitList _waitList;
     private readonly PriorityQueue<Waiter, DateTimeOffset> _byDeadline = new();
+    private readonly Dictionary<string, Waiter> _waitersByRequest = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ActiveLease> _leases = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DateTimeOffset> _holders = new(StringComparer.Ordinal);
     private readonly List<BackendSlot> _backends = [];
+    private string _model = "";
     private TimeSpan _queueTimeout;
     private AdmissionPolicy _admission = null!;
     private IGrainTimer? _timeoutTimer;
     private DateTimeOffset? _timeoutTimerDue;
-    private IGrainTimer? _expiryTimer;
+    private IGrainTimer? _sweepTimer;
+    private CancellationTokenRegistration _stoppingRegistration;
+    private bool _stopping;
     private long _sequence;
     private int _rotation;
+    private int _sweeps;
 
-    public ModelGrain(IGrainContext context, IOptions<DispatcherOptions> options, InFlightLedger ledger, GrainsMetrics metrics, TimeProvider time, ILogger<ModelGrain> logger)
-        : base(context)
+    public ModelGrain(IOptions<DispatcherOptions> options, InFlightLedger ledger, GrainsMetrics metrics, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<ModelGrain> logger)
     {
         _options = options.Value;
         _ledger = ledger;
         _metrics = metrics;
         _time = time;
+        _lifetime = lifetime;
         _logger = logger;
         _waitList = new WaitList(ServiceOrder.Create(_options.Scheduling, time));
     }
 
-    public override bool CanDeactivate => _waitList.Count == 0 && _leases.Count == 0;
-
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        var model = _options.FindModel(Key);
+        _model = this.GetPrimaryKeyString();
+        var model = _options.FindModel(_model);
         _queueTimeout = model?.QueueTimeout ?? _options.QueueTimeout;
         _admission = new AdmissionPolicy(_options.Capacity, model?.MinTokensPerSecond ?? _options.Capacity.MinTokensPerSecond);
         foreach (var backend in model?.Backends ?? [])
         {
             if (BackendAddress.TryNormalize(backend) is { } address)
             {
-                var grain = Context.GrainFactory.GetGrain<IBackendGrain>(BackendAddress.Key(address));
-                _backends.Add(new BackendSlot(await grain.SubscribeAsync(Key, cancellationToken)));
+                var grain = GrainFactory.GetGrain<IBackendGrain>(BackendAddress.Key(address));
+                _backends.Add(new BackendSlot(await grain.SubscribeAsync(_model, cancellationToken)));
             }
         }
 
-        _timeoutTimer = Context.RegisterTimer(ExpireWaitersAsync, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        var sweep = TimeSpan.FromTicks(Math.Clamp(_options.MaxLeaseLifetime.Ticks / 10, TimeSpan.TicksPerSecond, TimeSpan.TicksPerMinute));
-        _expiryTimer = Context.RegisterTimer(ExpireLeasesAsync, sweep, sweep);
-        Log.Activated(_logger, Key, _backends.Count);
+        _timeoutTimer = this.RegisterGrainTimer(ExpireWaitersAsync, new GrainTimerCreationOptions(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan) { Interleave = true });
+        _sweepTimer = this.RegisterGrainTimer(SweepAsync, new GrainTimerCreationOptions(SweepPeriod, SweepPeriod) { Interleave = true, KeepAlive = true });
+
+        // OnDeactivateAsync does not run while lease calls wait: on a graceful stop the waiters are sent back at once,
+        // on this activation's scheduler, so their Frontends submit them again to the next activation.
+        var scheduler = TaskScheduler.Current;
+        _stoppingRegistration = _lifetime.ApplicationStopping.Register(() =>
+            Task.Factory.StartNew(StopWaiting, CancellationToken.None, TaskCreationOptions.None, scheduler));
+        Log.Activated(_logger, _model, _backends.Count);
     }
 
-    public override async Task OnDeactivateAsync(CancellationToken cancellationToken)
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        await _stoppingRegistration.DisposeAsync();
         _timeoutTimer?.Dispose();
-        _expiryTimer?.Dispose();
-        _ledger.Unwatch(Key);
+        _sweepTimer?.Dispose();
+        _ledger.Unwatch(_model);
+        StopWaiting();
         foreach (var slot in _backends)
         {
-            var grain = Context.GrainFactory.GetGrain<IBackendGrain>(BackendAddress.Key(slot.Snapshot.Address));
-            await grain.UnsubscribeAsync(Key, cancellationToken);
+            var grain = GrainFactory.GetGrain<IBackendGrain>(BackendAddress.Key(slot.Snapshot.Address));
+            try
+            {
+                await grain.UnsubscribeAsync(_model, cancellationToken);
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                // The replica's grain may be gone with its silo; its next activation has no subscribers anyway.
+            }
         }
     }
 
     public async Task<LeaseGrant> AcquireAsync(LeaseRequest request, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        if (_stopping)
+        {
+            return LeaseGrant.Refused(LeaseOutcome.Stopping, request.AlreadyWaited, TimeSpan.Zero);
+        }
+
         if (!_backends.Exists(b => b.Snapshot.Healthy))
         {
             return LeaseGrant.Refused(LeaseOutcome.NoHealthyBackend, TimeSpan.Zero, _options.RetryAfter);
         }
 
-        var token = Context.GrainFactory.GetGrain<ITokenGrain>(request.TokenId);
+        var token = GrainFactory.GetGrain<ITokenGrain>(request.TokenId);
         var admission = await token.TryEnterWaitingAsync(cancellationToken);
         if (admission != WaitAdmission.Admitted)
         {
-            // The token can be gone here (revoked while a frontend still had it cached).
+            // The token can be gone here (revoked while a Frontend still had it cached).
             var outcome = admission switch
             {
                 WaitAdmission.OverThreshold => LeaseOutcome.OverThreshold,
@@ -104,11 +140,19 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             return LeaseGrant.Refused(outcome, TimeSpan.Zero, _options.RetryAfter);
         }
 
-        // A request re-submitted after its model moved keeps the deadline and the wait it had.
+        if (_stopping)
+        {
+            await token.LeaveWaitingAsync(null, CancellationToken.None);
+            return LeaseGrant.Refused(LeaseOutcome.Stopping, request.AlreadyWaited, TimeSpan.Zero);
+        }
+
+        // A request re-submitted after its model grain moved keeps the deadline and the wait it had.
         var enqueued = _time.GetTimestamp() - (long)(request.AlreadyWaited.TotalSeconds * _time.TimestampFrequency);
         var waiter = new Waiter(request, ++_sequence, enqueued, _time.GetUtcNow() + _queueTimeout - request.AlreadyWaited);
+        Seen(request.HolderId);
         _waitList.Add(waiter);
-        _metrics.Adjust(Key, request.Priority, waiting: 1, inFlight: 0);
+        _waitersByRequest[request.RequestId] = waiter;
+        _metrics.Adjust(_model, request.Priority, waiting: 1, inFlight: 0);
         _byDeadline.Enqueue(waiter, waiter.Deadline);
         ArmTimeoutTimer();
 
@@ -123,12 +167,20 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             catch (OperationCanceledException)
             {
                 RemoveWaiter(waiter);
-                await token.LeaveWaitingAsync(granted: false, CancellationToken.None);
+                await token.LeaveWaitingAsync(null, CancellationToken.None);
                 throw;
             }
         }
 
-        await token.LeaveWaitingAsync(grant.Outcome == LeaseOutcome.Granted, CancellationToken.None);
+        await token.LeaveWaitingAsync(grant.Outcome == LeaseOutcome.Granted ? grant.LeaseId : null, CancellationToken.None);
+        if (grant.Outcome == LeaseOutcome.Granted && cancellationToken.IsCancellationRequested)
+        {
+            // The caller gave up just as the lease was granted (its cancellation crossed the grant): nobody will use or
+            // release this lease, so it goes back now.
+            await ReleaseAsync(new LeaseRelease(grant.LeaseId!, LeaseEndReason.ClientAborted, null, null), CancellationToken.None);
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
         return grant;
     }
 
@@ -139,8 +191,9 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             return;
         }
 
+        Seen(lease.HolderId);
         lease.Slot.LeasesInFlight--;
-        _metrics.Adjust(Key, lease.Priority, waiting: 0, inFlight: -1);
+        _metrics.Adjust(_model, lease.Priority, waiting: 0, inFlight: -1);
         var unreachable = release.Reason == LeaseEndReason.UpstreamUnreachable && lease.Slot.Snapshot.Healthy;
         if (unreachable)
         {
@@ -161,41 +214,76 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
 
         Log.Released(_logger, release.LeaseId, release.Reason.ToString(), release.StatusCode);
         GrantWhilePossible();
-        await Context.GrainFactory.GetGrain<ITokenGrain>(lease.TokenId).ReleaseAsync(release.Usage, CancellationToken.None);
+        await GrainFactory.GetGrain<ITokenGrain>(lease.TokenId).ReleaseAsync(lease.LeaseId, release.Usage, CancellationToken.None);
         if (unreachable)
         {
-            var backend = Context.GrainFactory.GetGrain<IBackendGrain>(BackendAddress.Key(lease.Slot.Snapshot.Address));
+            var backend = GrainFactory.GetGrain<IBackendGrain>(BackendAddress.Key(lease.Slot.Snapshot.Address));
             await backend.ReportUnreachableAsync("a frontend could not connect", CancellationToken.None);
         }
     }
 
-    public async Task<bool> AdoptAsync(LeaseAdoption adoption, CancellationToken cancellationToken)
+    public async Task<RenewalResult> RenewAsync(LeaseRenewal renewal, CancellationToken cancellationToken)
     {
-        if (_leases.ContainsKey(adoption.LeaseId))
+        var now = _time.GetUtcNow();
+        _holders[renewal.HolderId] = now;
+        List<string>? refused = null;
+        List<ActiveLease>? adopted = null;
+        var listed = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var lease in renewal.Leases)
         {
-            return true;
+            listed.Add(lease.LeaseId);
+            if (_leases.ContainsKey(lease.LeaseId))
+            {
+                continue;
+            }
+
+            if (Adopt(lease, renewal.HolderId) is { } taken)
+            {
+                (adopted ??= []).Add(taken);
+            }
+            else
+            {
+                (refused ??= []).Add(lease.LeaseId);
+            }
         }
 
-        var slot = BackendAddress.TryNormalize(adoption.Backend.ToString()) is { } address ? _backends.Find(b => b.Snapshot.Address == address) : null;
-        if (slot is null)
+        // A lease of this holder that it no longer lists (its release was lost, or it gave up a call that was granted
+        // meanwhile) is taken back once it is older than the holder expiry, so no grant in flight is mistaken for one.
+        List<ActiveLease>? forgotten = null;
+        List<string>? unknown = null;
+        var leasedRequests = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var lease in _leases.Values)
         {
-            Log.AdoptionRefused(_logger, adoption.LeaseId, adoption.Backend, Key);
-            return false;
+            if (lease.HolderId == renewal.HolderId)
+            {
+                leasedRequests.Add(lease.RequestId);
+                if (!listed.Contains(lease.LeaseId) && lease.GrantedAt < now - _options.HolderExpiry)
+                {
+                    (forgotten ??= []).Add(lease);
+                }
+            }
         }
 
-        // Counted as it is, even above a limit: the request already runs, refusing it would stop nothing.
-        var limited = adoption.MaxInFlight is not null;
-        if (limited)
+        foreach (var requestId in renewal.Waiting)
         {
-            _ledger.Adopt(adoption.TokenId);
+            var waiting = _waitersByRequest.TryGetValue(requestId, out var waiter) && waiter.IsWaiting;
+            if (!waiting && !leasedRequests.Contains(requestId))
+            {
+                (unknown ??= []).Add(requestId);
+            }
         }
 
-        slot.LeasesInFlight++;
-        _metrics.Adjust(Key, adoption.Priority, waiting: 0, inFlight: 1);
-        _leases.Add(adoption.LeaseId, new ActiveLease(adoption.LeaseId, adoption.TokenId, adoption.Priority, 1, slot, _time.GetUtcNow() - adoption.Held, limited, Adopted: true));
-        Log.Adopted(_logger, adoption.LeaseId, adoption.RequestId, slot.Snapshot.Address);
-        await Context.GrainFactory.GetGrain<ITokenGrain>(adoption.TokenId).AdoptInFlightAsync(CancellationToken.None);
-        return true;
+        foreach (var lease in adopted ?? [])
+        {
+            await GrainFactory.GetGrain<ITokenGrain>(lease.TokenId).AdoptInFlightAsync(lease.LeaseId, CancellationToken.None);
+        }
+
+        foreach (var lease in forgotten ?? [])
+        {
+            await ReleaseAsync(new LeaseRelease(lease.LeaseId, LeaseEndReason.HolderLost, null, null), CancellationToken.None);
+        }
+
+        return new RenewalResult(unknown ?? [], refused ?? []);
     }
 
     public Task<int> GetWaitingCountAsync(CancellationToken cancellationToken) => Task.FromResult(_waitList.Count);
@@ -206,7 +294,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         if (slot is not null && snapshot.Version > slot.Snapshot.Version)
         {
             slot.Snapshot = snapshot;
-            Log.BackendChanged(_logger, snapshot.Address, Key, snapshot.Healthy, snapshot.Load?.Running ?? 0, snapshot.Load?.PerUserRate ?? 0);
+            Log.BackendChanged(_logger, snapshot.Address, _model, snapshot.Healthy, snapshot.Load?.Running ?? 0, snapshot.Load?.PerUserRate ?? 0);
             GrantWhilePossible();
         }
 
@@ -227,7 +315,32 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     {
         var backends = _backends.ConvertAll(b => new BackendLoad(b.Snapshot, b.LeasesInFlight));
         var leases = _leases.Values.Select(l => new LeaseView(l.TokenId, l.Priority, l.Slot.Snapshot.Address, l.GrantedAt)).ToList();
-        return Task.FromResult(new ModelSnapshot(Key, _waitList.Count, _leases.Count, backends, _waitList.WaitingByToken(), leases));
+        return Task.FromResult(new ModelSnapshot(_model, _waitList.Count, _leases.Count, backends, _waitList.WaitingByToken(), leases));
+    }
+
+    /// <summary>Takes over a running lease this activation did not grant; null when its replica is not the model's.</summary>
+    private ActiveLease? Adopt(LeaseAdoption adoption, string holderId)
+    {
+        var slot = BackendAddress.TryNormalize(adoption.Backend.ToString()) is { } address ? _backends.Find(b => b.Snapshot.Address == address) : null;
+        if (slot is null)
+        {
+            Log.AdoptionRefused(_logger, adoption.LeaseId, adoption.Backend, _model);
+            return null;
+        }
+
+        // Counted as it is, even above a limit: the request already runs, refusing it would stop nothing.
+        var limited = adoption.MaxInFlight is not null;
+        if (limited)
+        {
+            _ledger.Adopt(adoption.TokenId);
+        }
+
+        slot.LeasesInFlight++;
+        _metrics.Adjust(_model, adoption.Priority, waiting: 0, inFlight: 1);
+        var lease = new ActiveLease(adoption.LeaseId, adoption.RequestId, holderId, adoption.TokenId, adoption.Priority, 1, slot, _time.GetUtcNow() - adoption.Held, limited, Adopted: true);
+        _leases.Add(adoption.LeaseId, lease);
+        Log.Adopted(_logger, adoption.LeaseId, adoption.RequestId, slot.Snapshot.Address);
+        return lease;
     }
 
     /// <summary>Grants leases, in wait-list order, for as long as a replica has room.</summary>
@@ -246,7 +359,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             if (limited)
             {
                 // Watch first, so a slot freed right after a refused TryAcquire still wakes this model.
-                _ledger.Watch(request.TokenId, Key);
+                _ledger.Watch(request.TokenId, _model);
                 if (!_ledger.TryAcquire(request.TokenId, request.MaxInFlight!.Value))
                 {
                     _waitList.Park(waiter);
@@ -269,21 +382,54 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             }
 
             _waitList.Grant(waiter);
-            _metrics.Adjust(Key, request.Priority, waiting: -1, inFlight: 1);
+            _waitersByRequest.Remove(request.RequestId);
+            _metrics.Adjust(_model, request.Priority, waiting: -1, inFlight: 1);
             _rotation = (index + 1) % _backends.Count;
             slot.LeasesInFlight++;
-            _leases.Add(leaseId, new ActiveLease(leaseId, request.TokenId, request.Priority, waiter.Cost, slot, _time.GetUtcNow(), limited, Adopted: false));
+            _leases.Add(leaseId, new ActiveLease(leaseId, request.RequestId, request.HolderId, request.TokenId, request.Priority, waiter.Cost, slot, _time.GetUtcNow(), limited, Adopted: false));
             Log.Granted(_logger, leaseId, request.RequestId, slot.Snapshot.Address, waited.TotalMilliseconds);
         }
     }
 
-    /// <summary>Takes a waiter out of the wait list without a lease (cancelled, timed out), once.</summary>
+    /// <summary>Takes a waiter out of the wait list without a lease (cancelled, timed out, dropped), once.</summary>
     private void RemoveWaiter(Waiter waiter)
     {
         if (waiter.IsWaiting)
         {
             _waitList.Remove(waiter);
-            _metrics.Adjust(Key, waiter.Request.Priority, waiting: -1, inFlight: 0);
+            _waitersByRequest.Remove(waiter.Request.RequestId);
+            _metrics.Adjust(_model, waiter.Request.Priority, waiting: -1, inFlight: 0);
+        }
+    }
+
+    /// <summary>Ends a wait with a refusal (its caller's <see cref="AcquireAsync"/> turn then settles the token's count).</summary>
+    private void Refuse(Waiter waiter, LeaseOutcome outcome, TimeSpan? retryAfter)
+    {
+        RemoveWaiter(waiter);
+        waiter.Completion.TrySetResult(LeaseGrant.Refused(outcome, _time.GetElapsedTime(waiter.EnqueuedTimestamp), retryAfter));
+    }
+
+    private void Seen(string? holderId)
+    {
+        if (holderId is not null)
+        {
+            _holders[holderId] = _time.GetUtcNow();
+        }
+    }
+
+    /// <summary>The silo stops: every waiter is answered <see cref="LeaseOutcome.Stopping"/> and new requests are too.</summary>
+    private void StopWaiting()
+    {
+        _stopping = true;
+        var waiters = _waitersByRequest.Values.ToList();
+        foreach (var waiter in waiters)
+        {
+            Refuse(waiter, LeaseOutcome.Stopping, TimeSpan.Zero);
+        }
+
+        if (waiters.Count > 0)
+        {
+            Log.WaitersStopped(_logger, _model, waiters.Count);
         }
     }
 
@@ -323,32 +469,61 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
                 continue;
             }
 
-            RemoveWaiter(waiter);
-            var waited = _time.GetElapsedTime(waiter.EnqueuedTimestamp);
-            waiter.Completion.TrySetResult(LeaseGrant.Refused(LeaseOutcome.QueueTimeout, waited, _options.RetryAfter));
-            Log.TimedOut(_logger, waiter.Request.RequestId, Key, waited.TotalMilliseconds);
+            Log.TimedOut(_logger, waiter.Request.RequestId, _model, _time.GetElapsedTime(waiter.EnqueuedTimestamp).TotalMilliseconds);
+            Refuse(waiter, LeaseOutcome.QueueTimeout, _options.RetryAfter);
         }
 
         ArmTimeoutTimer();
         return Task.CompletedTask;
     }
 
-    private async Task ExpireLeasesAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Drops what silent holders hold, takes back leases past the maximum lifetime, and now and then re-subscribes to
+    /// the replicas (a backend grain activated again after its silo died starts with no subscribers).
+    /// </summary>
+    private async Task SweepAsync(CancellationToken cancellationToken)
     {
-        var oldest = _time.GetUtcNow() - _options.MaxLeaseLifetime;
-        List<ActiveLease>? expired = null;
-        foreach (var lease in _leases.Values)
+        var now = _time.GetUtcNow();
+        List<string>? lost = null;
+        foreach (var (holder, seen) in _holders)
         {
-            if (lease.GrantedAt <= oldest)
+            if (seen < now - _options.HolderExpiry)
             {
-                (expired ??= []).Add(lease);
+                (lost ??= []).Add(holder);
             }
         }
 
-        foreach (var lease in expired ?? [])
+        foreach (var holder in lost ?? [])
+        {
+            _holders.Remove(holder);
+            var waiters = _waitersByRequest.Values.Where(w => w.Request.HolderId == holder).ToList();
+            foreach (var waiter in waiters)
+            {
+                Refuse(waiter, LeaseOutcome.QueueTimeout, _options.RetryAfter); // nobody listens any more
+            }
+
+            var leases = _leases.Values.Where(l => l.HolderId == holder).ToList();
+            Log.HolderLost(_logger, holder, _model, waiters.Count, leases.Count);
+            foreach (var lease in leases)
+            {
+                await ReleaseAsync(new LeaseRelease(lease.LeaseId, LeaseEndReason.HolderLost, null, null), cancellationToken);
+            }
+        }
+
+        var oldest = now - _options.MaxLeaseLifetime;
+        foreach (var lease in _leases.Values.Where(l => l.GrantedAt <= oldest).ToList())
         {
             Log.Expired(_logger, lease.LeaseId, lease.Slot.Snapshot.Address, _options.MaxLeaseLifetime);
             await ReleaseAsync(new LeaseRelease(lease.LeaseId, LeaseEndReason.Expired, null, null), cancellationToken);
+        }
+
+        if (++_sweeps % ResubscribeEvery == 0 && !_stopping)
+        {
+            foreach (var slot in _backends)
+            {
+                var snapshot = await GrainFactory.GetGrain<IBackendGrain>(BackendAddress.Key(slot.Snapshot.Address)).SubscribeAsync(_model, cancellationToken);
+                await OnBackendChangedAsync(snapshot, cancellationToken);
+            }
         }
     }
 }

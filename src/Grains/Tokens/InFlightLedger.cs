@@ -1,4 +1,3 @@
-using Dispatcher.Grains.Abstractions;
 using Dispatcher.Grains.Abstractions.Models;
 using Microsoft.Extensions.Logging;
 

@@ -1,31 +1,29 @@
 using Dispatcher.Grains.Abstractions.Configuration;
 using Dispatcher.Grains.Abstractions.Leases;
 using Dispatcher.Grains.Abstractions.Tokens;
-using Dispatcher.Grains.Runtime;
 using Dispatcher.Grains.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace Dispatcher.Grains.Tokens;
 
 /// <summary>
-/// Caches one token's policy and counts its requests across every model. A known token is looked up again
-/// after <c>CacheTtl</c> (or at once when the store announces a change); an unknown one after
-/// <c>UnknownCacheTtl</c>. When the store cannot be reached, a token seen before keeps its cached policy and an
-/// unseen one is answered <see cref="TokenLookup.StoreUnavailable"/> (503, never 401). Stays active while any of
-/// its requests waits or runs, so the counters are never lost to idle deactivation.
+/// Caches one token's policy and counts its requests across every model and silo (one activation in the cluster). A
+/// known token is looked up again after <c>CacheTtl</c> (or at once when the store announces a change); an unknown one
+/// after <c>UnknownCacheTtl</c>. When the store cannot be reached, a token seen before keeps its cached policy and an
+/// unseen one is answered <see cref="TokenLookup.StoreUnavailable"/> (503, never 401). In-flight requests are kept by
+/// lease id, so an adopted lease is never counted twice. Stays active while any of its requests waits or runs
+/// (<see cref="Grain.DelayDeactivation"/>), so the counters are not lost to idle collection.
 /// </summary>
-internal sealed class TokenGrain(IGrainContext context, ITokenStore store, IOptions<DispatcherOptions> options, GrainsMetrics metrics, TimeProvider time)
-    : Grain(context), ITokenGrain
+internal sealed class TokenGrain(ITokenStore store, IOptions<DispatcherOptions> options, GrainsMetrics metrics, TimeProvider time)
+    : Grain, ITokenGrain
 {
     private readonly TokenStoreOptions _cache = options.Value.TokenStore;
+    private readonly HashSet<string> _inFlight = new(StringComparer.Ordinal);
     private TokenLookup? _lookup;
     private DateTimeOffset _fetchedAt;
     private int _waiting;
-    private int _inFlight;
     private long _completed;
     private long _completionTokens;
-
-    public override bool CanDeactivate => _waiting == 0 && _inFlight == 0;
 
     public async Task<TokenLookup> GetPolicyAsync(CancellationToken cancellationToken)
     {
@@ -36,7 +34,7 @@ internal sealed class TokenGrain(IGrainContext context, ITokenStore store, IOpti
             return _lookup;
         }
 
-        var fresh = await store.FindAsync(Key, cancellationToken);
+        var fresh = await store.FindAsync(this.GetPrimaryKeyString(), cancellationToken);
         if (fresh.Status == TokenLookupStatus.StoreUnavailable)
         {
             // A token that worked keeps working through an outage; one never seen cannot be vouched for.
@@ -71,41 +69,48 @@ internal sealed class TokenGrain(IGrainContext context, ITokenStore store, IOpti
         }
 
         _waiting++;
+        KeepWhileBusy();
         return WaitAdmission.Admitted;
     }
 
-    public Task LeaveWaitingAsync(bool granted, CancellationToken cancellationToken)
+    public Task LeaveWaitingAsync(string? leaseId, CancellationToken cancellationToken)
     {
         if (_waiting > 0)
         {
             _waiting--;
-            if (granted)
+            if (leaseId is not null)
             {
-                _inFlight++;
+                _inFlight.Add(leaseId);
             }
         }
 
+        KeepWhileBusy();
         return Task.CompletedTask;
     }
 
-    public Task AdoptInFlightAsync(CancellationToken cancellationToken)
+    public Task AdoptInFlightAsync(string leaseId, CancellationToken cancellationToken)
     {
-        _inFlight++;
+        _inFlight.Add(leaseId);
+        KeepWhileBusy();
         return Task.CompletedTask;
     }
 
-    public Task ReleaseAsync(LeaseUsage? usage, CancellationToken cancellationToken)
+    public Task ReleaseAsync(string leaseId, LeaseUsage? usage, CancellationToken cancellationToken)
     {
-        if (_inFlight > 0)
+        if (_inFlight.Remove(leaseId))
         {
-            _inFlight--;
             _completed++;
             _completionTokens += usage?.CompletionTokens ?? 0;
         }
 
+        KeepWhileBusy();
         return Task.CompletedTask;
     }
 
     public Task<TokenCounters> GetCountersAsync(CancellationToken cancellationToken) =>
-        Task.FromResult(new TokenCounters(_waiting, _inFlight, _completed, _completionTokens));
+        Task.FromResult(new TokenCounters(_waiting, _inFlight.Count, _completed, _completionTokens));
+
+    /// <summary>Holds the activation while it counts anything; lets idle collection have it once it counts nothing.</summary>
+    private void KeepWhileBusy() =>
+        DelayDeactivation(_waiting > 0 || _inFlight.Count > 0 ? Timeout.InfiniteTimeSpan : TimeSpan.Zero);
 }

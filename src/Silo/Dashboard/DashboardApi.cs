@@ -1,9 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
-using Dispatcher.Grains.Abstractions;
 using Dispatcher.Grains.Abstractions.Configuration;
 using Dispatcher.Grains.Abstractions.Tokens;
-using Dispatcher.Silo.Cluster;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -31,7 +29,6 @@ public static class DashboardApi
 
         var page = ReadPage();
         endpoints.MapGet("/dashboard", () => Results.Text(page, "text/html; charset=utf-8"));
-        var placement = endpoints.ServiceProvider.GetService<IModelPlacement>(); // none in a Frontend with remote silos
         endpoints.MapGet("/dashboard/api/state", async (HttpContext context, IGrainFactory grains, IOptions<DispatcherOptions> dispatcher, TimeProvider time) =>
         {
             if (!options.Open && !Authorized(context.Request.Headers.Authorization.ToString(), adminHash!))
@@ -40,7 +37,8 @@ public static class DashboardApi
                 return Results.Json(new { error = new { message = "The dashboard needs the administrator's token.", type = "authentication_error", param = (string?)null, code = "invalid_api_key" } }, statusCode: 401);
             }
 
-            var models = dispatcher.Value.Models.Select(m => m.Name).Where(m => placement?.IsLocal(m) ?? true);
+            // Every configured model, wherever in the cluster its grain runs.
+            var models = dispatcher.Value.Models.Select(m => m.Name);
             return Results.Json(await DashboardState.BuildAsync(grains, models, dispatcher.Value, time, context.RequestAborted));
         });
         return endpoints;

@@ -1,4 +1,3 @@
-using Dispatcher.Grains.Abstractions;
 using Dispatcher.Grains.Abstractions.Backends;
 using Dispatcher.Grains.Abstractions.Configuration;
 using Dispatcher.Grains.Abstractions.Models;

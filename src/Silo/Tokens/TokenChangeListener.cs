@@ -1,4 +1,3 @@
-using Dispatcher.Grains.Abstractions;
 using Dispatcher.Grains.Abstractions.Tokens;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
@@ -60,6 +61,8 @@ public sealed class DashboardTests
     {
         var builder = WebApplication.CreateBuilder();
         builder.Configuration["urls"] = "http://127.0.0.1:0";
+        builder.Configuration["Dispatcher:Cluster:SiloPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture);
+        builder.Configuration["Dispatcher:Cluster:GatewayPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture);
         await using var demo = await DemoFleet.StartIfUnconfiguredAsync(builder.Configuration);
         builder.AddDispatcherFrontend();
         await using var app = builder.Build();

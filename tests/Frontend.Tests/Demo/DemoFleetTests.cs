@@ -1,6 +1,8 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using Dispatcher.Frontend.Demo;
+using Dispatcher.Testing;
 
 namespace Dispatcher.Frontend.Tests.Demo;
 
@@ -11,6 +13,8 @@ public sealed class DemoFleetTests
     {
         var builder = WebApplication.CreateBuilder();
         builder.Configuration["urls"] = "http://127.0.0.1:0";
+        builder.Configuration["Dispatcher:Cluster:SiloPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture);
+        builder.Configuration["Dispatcher:Cluster:GatewayPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture);
         await using var demo = await DemoFleet.StartIfUnconfiguredAsync(builder.Configuration);
         Assert.NotNull(demo);
         var token = builder.Configuration["Dispatcher:Tokens:0:Token"];

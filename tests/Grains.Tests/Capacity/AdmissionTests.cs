@@ -13,11 +13,11 @@ public sealed class AdmissionTests
     private const string First = "http://10.0.0.1:8000";
     private const string Second = "http://10.0.0.2:8000";
 
-    private static GrainTestHost MetricsHost(int backends = 1) => new(backends: backends, capacity: 1, configure: o =>
+    private static Task<GrainTestHost> MetricsHost(int backends = 1) => GrainTestHost.StartAsync(backends: backends, capacity: 1, configure: o =>
     {
         o.Capacity.UseMetrics = true;
         o.Models[0].MaxConcurrentLeasesPerBackend = null;
-        o.QueueTimeout = TimeSpan.FromHours(1);
+        o.QueueTimeout = TimeSpan.FromMinutes(20);
         o.MaxLeaseLifetime = TimeSpan.FromDays(1);
         o.Tokens.ForEach(t => t.Threshold = 100);
     });
@@ -43,7 +43,7 @@ public sealed class AdmissionTests
     [Fact]
     public async Task Burst_LargerThanCapacity_NeverPushesUsersUnderTheFloorAndWaitsInOurQueue()
     {
-        await using var host = MetricsHost();
+        await using var host = await MetricsHost();
         var replica = host.Probe[First];
         replica.StepBase = 0.010;
         replica.StepPerRunning = 0.005; // 7 tokens/s per user up to 26 running
@@ -72,7 +72,7 @@ public sealed class AdmissionTests
     [Fact]
     public async Task ColdStart_NoRateYet_AdmitsOnlyTheColdStartLeases()
     {
-        await using var host = MetricsHost();
+        await using var host = await MetricsHost();
         var waiting = Enumerable.Range(0, 10).Select(_ => host.ModelGrain.AcquireAsync(host.Request("high"), CancellationToken.None)).ToList();
 
         await Eventually.TrueAsync(async () => (await host.SnapshotAsync()).InFlight == 4, () => "cold start did not admit 4");
@@ -84,7 +84,7 @@ public sealed class AdmissionTests
     [InlineData(0, 0.95)]
     public async Task ReplicaQueueingOrKvFull_AdmitsNothingMore(int vllmWaiting, double kvUsage)
     {
-        await using var host = MetricsHost();
+        await using var host = await MetricsHost();
         var replica = host.Probe[First];
         replica.Running = 2;
         await TickAsync(host, First);
@@ -105,7 +105,7 @@ public sealed class AdmissionTests
     [Fact]
     public async Task FailingScrapes_EjectProbeWithBackoffAndRestore()
     {
-        await using var host = MetricsHost(backends: 2);
+        await using var host = await MetricsHost(backends: 2);
         host.Probe[First].Running = 1;
         host.Probe[Second].Running = 1;
         await TickAsync(host, First, Second);
@@ -146,7 +146,7 @@ public sealed class AdmissionTests
     [Fact]
     public async Task ReleaseUnreachable_EjectsAtOnceAndTheNextRequestGoesElsewhere()
     {
-        await using var host = new GrainTestHost(backends: 2, capacity: 2, configure: o =>
+        await using var host = await GrainTestHost.StartAsync(backends: 2, capacity: 2, configure: o =>
         {
             o.Capacity.UseMetrics = true;
             o.Capacity.ColdStartLeases = 2;

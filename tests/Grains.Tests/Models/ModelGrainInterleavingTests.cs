@@ -17,7 +17,7 @@ public sealed class ModelGrainInterleavingTests
     [InlineData(SchedulingPolicy.Fair, 4)]
     public async Task RandomOperations_AnyInterleaving_NoLeakAndNoOvershoot(SchedulingPolicy policy, int seed)
     {
-        await using var host = new GrainTestHost(backends: 2, capacity: 2, configure: o =>
+        await using var host = await GrainTestHost.StartAsync(backends: 2, capacity: 2, configure: o =>
         {
             o.Scheduling.Policy = policy;
             o.QueueTimeout = TimeSpan.FromSeconds(5);

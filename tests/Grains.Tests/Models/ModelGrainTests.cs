@@ -1,7 +1,5 @@
-using Dispatcher.Grains.Abstractions.Backends;
 using Dispatcher.Grains.Abstractions.Configuration;
 using Dispatcher.Grains.Abstractions.Leases;
-using Dispatcher.Grains.Abstractions.Models;
 using Dispatcher.Testing;
 
 namespace Dispatcher.Grains.Tests.Models;
@@ -11,7 +9,7 @@ public sealed class ModelGrainTests
     [Fact]
     public async Task AcquireAsync_FreeReplica_GrantsAtOnceOnThatReplica()
     {
-        await using var host = new GrainTestHost();
+        await using var host = await GrainTestHost.StartAsync();
 
         var grant = await host.ModelGrain.AcquireAsync(host.Request("low"), CancellationToken.None);
 
@@ -29,7 +27,7 @@ public sealed class ModelGrainTests
     [Fact]
     public async Task AcquireAsync_StrictPolicy_GrantsWaitersByPriorityThenArrival()
     {
-        await using var host = new GrainTestHost(configure: o => o.Scheduling.Policy = SchedulingPolicy.Strict);
+        await using var host = await GrainTestHost.StartAsync(configure: o => o.Scheduling.Policy = SchedulingPolicy.Strict);
         var holder = await host.ModelGrain.AcquireAsync(host.Request("mid"), CancellationToken.None);
 
         var low1 = await host.EnqueueAsync("low");
@@ -48,7 +46,7 @@ public sealed class ModelGrainTests
     [Fact]
     public async Task AcquireAsync_FairPolicy_HighWeightOvertakesAQueueOfLowWeight()
     {
-        await using var host = new GrainTestHost(configure: o => o.Tokens.Single(t => t.Name == "low").Threshold = 5);
+        await using var host = await GrainTestHost.StartAsync(configure: o => o.Tokens.Single(t => t.Name == "low").Threshold = 5);
         var holder = await host.ModelGrain.AcquireAsync(host.Request("mid"), CancellationToken.None);
         var pending = new Dictionary<Task<LeaseGrant>, string>();
         for (var i = 0; i < 5; i++)
@@ -68,7 +66,7 @@ public sealed class ModelGrainTests
     [Fact]
     public async Task AcquireAsync_LoweredPriority_IsServedWithTheLowerWeight()
     {
-        await using var host = new GrainTestHost(configure: o => o.Scheduling.Policy = SchedulingPolicy.Strict);
+        await using var host = await GrainTestHost.StartAsync(configure: o => o.Scheduling.Policy = SchedulingPolicy.Strict);
         var holder = await host.ModelGrain.AcquireAsync(host.Request("mid"), CancellationToken.None);
         var low = await host.EnqueueAsync("low");
         var before = (await host.SnapshotAsync()).Waiting;
@@ -87,7 +85,7 @@ public sealed class ModelGrainTests
     [Fact]
     public async Task AcquireAsync_TokenAtThreshold_RefusesAtOnceWithRetryAfter()
     {
-        await using var host = new GrainTestHost();
+        await using var host = await GrainTestHost.StartAsync();
         var holder = await host.ModelGrain.AcquireAsync(host.Request("high"), CancellationToken.None);
         var first = await host.EnqueueAsync("low");
         var second = await host.EnqueueAsync("low");
@@ -108,7 +106,7 @@ public sealed class ModelGrainTests
     [Fact]
     public async Task AcquireAsync_WaitsPastQueueTimeout_AnswersQueueTimeoutAndLeavesNoTrace()
     {
-        await using var host = new GrainTestHost(configure: o => o.QueueTimeout = TimeSpan.FromSeconds(10));
+        await using var host = await GrainTestHost.StartAsync(configure: o => o.QueueTimeout = TimeSpan.FromSeconds(10));
         var holder = await host.ModelGrain.AcquireAsync(host.Request("high"), CancellationToken.None);
         var waiter = await host.EnqueueAsync("low");
 
@@ -128,10 +126,10 @@ public sealed class ModelGrainTests
     [Fact]
     public async Task AcquireAsync_CallerCancelsWhileWaiting_RemovesWaiterAndServesTheNext()
     {
-        await using var host = new GrainTestHost();
+        await using var host = await GrainTestHost.StartAsync();
         var holder = await host.ModelGrain.AcquireAsync(host.Request("low"), CancellationToken.None);
         using var cancel = new CancellationTokenSource();
-        var cancelled = await host.EnqueueAsync("high", cancel.Token);
+        var cancelled = await host.EnqueueAsync("high", cancellationToken: cancel.Token);
         var next = await host.EnqueueAsync("mid");
 
         await cancel.CancelAsync();
@@ -150,7 +148,7 @@ public sealed class ModelGrainTests
     [Fact]
     public async Task ReleaseAsync_UnknownOrRepeatedLease_ChangesNothing()
     {
-        await using var host = new GrainTestHost();
+        await using var host = await GrainTestHost.StartAsync();
         var grant = await host.ModelGrain.AcquireAsync(host.Request("mid"), CancellationToken.None);
 
         await host.ModelGrain.ReleaseAsync(new LeaseRelease("no-such-lease", LeaseEndReason.Completed, 200, null), CancellationToken.None);
@@ -167,7 +165,7 @@ public sealed class ModelGrainTests
     [Fact]
     public async Task ExpireLeases_LeaseNeverReleased_IsTakenBackAfterMaxLifetime()
     {
-        await using var host = new GrainTestHost(configure: o =>
+        await using var host = await GrainTestHost.StartAsync(configure: o =>
         {
             o.MaxLeaseLifetime = TimeSpan.FromMinutes(10);
             o.QueueTimeout = TimeSpan.FromHours(1);
@@ -188,7 +186,7 @@ public sealed class ModelGrainTests
     [Fact]
     public async Task AcquireAsync_TwoReplicas_SpreadsLeasesToTheLeastLoaded()
     {
-        await using var host = new GrainTestHost(backends: 2, capacity: 2);
+        await using var host = await GrainTestHost.StartAsync(backends: 2, capacity: 2);
 
         var grants = new List<LeaseGrant>();
         for (var i = 0; i < 4; i++)
@@ -216,7 +214,7 @@ public sealed class ModelGrainTests
     [Fact]
     public async Task OnBackendChangedAsync_AllReplicasUnhealthy_RefusesNewRequestsAndRecovers()
     {
-        await using var host = new GrainTestHost();
+        await using var host = await GrainTestHost.StartAsync();
         var snapshot = (await host.SnapshotAsync()).Backends[0].Snapshot;
 
         await host.ModelGrain.OnBackendChangedAsync(snapshot with { Healthy = false, Version = snapshot.Version + 1 }, CancellationToken.None);
@@ -236,7 +234,7 @@ public sealed class ModelGrainTests
     [Fact]
     public async Task OnBackendChangedAsync_CapacityGrows_GrantsWaitersAtOnce()
     {
-        await using var host = new GrainTestHost();
+        await using var host = await GrainTestHost.StartAsync();
         var holder = await host.ModelGrain.AcquireAsync(host.Request("high"), CancellationToken.None);
         var waiter = await host.EnqueueAsync("low");
         var snapshot = (await host.SnapshotAsync()).Backends[0].Snapshot;
@@ -250,33 +248,6 @@ public sealed class ModelGrainTests
         await host.AssertNothingHeldAsync();
     }
 
-    [Fact]
-    public async Task Silo_IdleModelWithNothingHeld_IsDeactivatedAndComesBackClean()
-    {
-        await using var host = new GrainTestHost();
-        var idle = TimeSpan.FromMinutes(10);
-        var grant = await host.ModelGrain.AcquireAsync(host.Request("high"), CancellationToken.None);
-        host.Time.Advance(TimeSpan.FromMinutes(20));
-        await host.Silo.CollectIdleAsync(idle);
-        Assert.True(host.Silo.IsActive<IModelGrain>(GrainTestHost.Model), "deactivated while a lease was held");
-
-        await host.ReleaseAsync(grant);
-        host.Time.Advance(TimeSpan.FromMinutes(20));
-        await host.Silo.CollectIdleAsync(idle);
-        Assert.False(host.Silo.IsActive<IModelGrain>(GrainTestHost.Model), "idle model grain stayed active");
-
-        // The model unsubscribed on its way out, so its replica's grain becomes collectable too.
-        host.Time.Advance(TimeSpan.FromMinutes(20));
-        await host.Silo.CollectIdleAsync(idle);
-        Assert.False(host.Silo.IsActive<IBackendGrain>("http://10.0.0.1:8000"), "backend grain kept alive after its model left");
-
-        var again = await host.ModelGrain.AcquireAsync(host.Request("high"), CancellationToken.None);
-        Assert.Equal(LeaseOutcome.Granted, again.Outcome);
-        await host.ReleaseAsync(again);
-        await host.AssertNothingHeldAsync();
-    }
-
-    /// <summary>Releases the holder, then each grant in turn (capacity 1), and returns the order of the grants.</summary>
     private static async Task<List<string>> ServeOneByOneAsync(GrainTestHost host, LeaseGrant holder, Dictionary<Task<LeaseGrant>, string> pending)
     {
         var order = new List<string>();

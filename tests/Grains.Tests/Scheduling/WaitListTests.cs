@@ -1,7 +1,6 @@
 using Dispatcher.Grains.Abstractions.Configuration;
 using Dispatcher.Grains.Abstractions.Leases;
 using Dispatcher.Grains.Scheduling;
-using Dispatcher.Testing;
 
 namespace Dispatcher.Grains.Tests.Scheduling;
 

@@ -34,7 +34,7 @@ public sealed class TokenGrainTests
     public async Task GetPolicy_KnownToken_CachedUntilTheTtl()
     {
         var store = new ScriptedStore();
-        await using var host = new GrainTestHost(tokenStore: store, configure: o => o.TokenStore.CacheTtl = TimeSpan.FromSeconds(60));
+        await using var host = await GrainTestHost.StartAsync(tokenStore: store, configure: o => o.TokenStore.CacheTtl = TimeSpan.FromSeconds(60));
 
         Assert.Equal(TokenLookup.Found(Policy), await LookupAsync(host, Known));
         host.Time.Advance(TimeSpan.FromSeconds(59));
@@ -51,7 +51,7 @@ public sealed class TokenGrainTests
     public async Task GetPolicy_UnknownToken_AskedAgainAfterTheShortTtl()
     {
         var store = new ScriptedStore();
-        await using var host = new GrainTestHost(tokenStore: store, configure: o => o.TokenStore.UnknownCacheTtl = TimeSpan.FromSeconds(5));
+        await using var host = await GrainTestHost.StartAsync(tokenStore: store, configure: o => o.TokenStore.UnknownCacheTtl = TimeSpan.FromSeconds(5));
 
         Assert.Equal(TokenLookup.Unknown, await LookupAsync(host, Unseen));
         Assert.Equal(TokenLookup.Unknown, await LookupAsync(host, Unseen));
@@ -66,7 +66,7 @@ public sealed class TokenGrainTests
     public async Task GetPolicy_StoreDown_CachedTokenKeepsWorkingUnseenOneIsUnavailable()
     {
         var store = new ScriptedStore();
-        await using var host = new GrainTestHost(tokenStore: store, configure: o => o.TokenStore.CacheTtl = TimeSpan.FromSeconds(60));
+        await using var host = await GrainTestHost.StartAsync(tokenStore: store, configure: o => o.TokenStore.CacheTtl = TimeSpan.FromSeconds(60));
         await LookupAsync(host, Known);
 
         store.Down = true;
@@ -84,7 +84,7 @@ public sealed class TokenGrainTests
     public async Task Invalidate_TokenRevoked_NextLookupIsUnknownAtOnce()
     {
         var store = new ScriptedStore();
-        await using var host = new GrainTestHost(tokenStore: store, configure: o => o.TokenStore.CacheTtl = TimeSpan.FromHours(1));
+        await using var host = await GrainTestHost.StartAsync(tokenStore: store, configure: o => o.TokenStore.CacheTtl = TimeSpan.FromHours(1));
         await LookupAsync(host, Known);
 
         store.Tokens.Remove(Known);
@@ -98,7 +98,7 @@ public sealed class TokenGrainTests
     {
         // A remote Frontend authenticates from its own short cache, so a revoked token can still reach the queue.
         var store = new ScriptedStore();
-        await using var host = new GrainTestHost(tokenStore: store);
+        await using var host = await GrainTestHost.StartAsync(tokenStore: store);
         var request = new LeaseRequest("req-revoked", Known, Policy.Priority, null);
         var before = await host.ModelGrain.AcquireAsync(request, CancellationToken.None);
         Assert.Equal(LeaseOutcome.Granted, before.Outcome);
@@ -117,7 +117,7 @@ public sealed class TokenGrainTests
     public async Task Acquire_UnseenTokenWhileStoreDown_RefusedAsStoreUnavailable()
     {
         var store = new ScriptedStore { Down = true };
-        await using var host = new GrainTestHost(tokenStore: store);
+        await using var host = await GrainTestHost.StartAsync(tokenStore: store);
 
         var grant = await host.ModelGrain.AcquireAsync(new LeaseRequest("req-unseen", Unseen, 1, null), CancellationToken.None);
 

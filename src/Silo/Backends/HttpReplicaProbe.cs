@@ -1,7 +1,7 @@
 using System.Net;
 using Dispatcher.Grains.Backends;
 
-namespace Dispatcher.Silo.Activation;
+namespace Dispatcher.Silo.Backends;
 
 /// <summary>Reaches replicas over HTTP for their <c>/metrics</c> and <c>/health</c>. One pool for all; thread-safe.</summary>
 internal sealed class HttpReplicaProbe : IReplicaProbe, IDisposable

@@ -1,7 +1,7 @@
 using Dispatcher.Grains.Abstractions.Configuration;
 using Microsoft.Extensions.Options;
 
-namespace Dispatcher.Silo.Activation;
+namespace Dispatcher.Silo.Hosting;
 
 /// <summary>Runs <see cref="DispatcherOptionsValidator"/> when the options are first read (at start).</summary>
 internal sealed class ValidateDispatcherOptions : IValidateOptions<DispatcherOptions>

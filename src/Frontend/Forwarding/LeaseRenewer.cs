@@ -1,0 +1,137 @@
+using System.Collections.Concurrent;
+using Dispatcher.Grains.Abstractions.Leases;
+using Dispatcher.Grains.Abstractions.Models;
+using Dispatcher.Silo.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Dispatcher.Frontend.Forwarding;
+
+/// <summary>
+/// Keeps this Frontend's leases and waiting lease calls alive at their model grains: about every second, one
+/// <see cref="IModelGrain.RenewAsync"/> per model lists them all. A model grain drops what a silent holder holds
+/// (so a crashed Frontend frees its capacity within the holder expiry), adopts leases it does not know (its activation
+/// is new: the previous one's silo died) and names the waiting calls it does not know: those are stuck at an activation
+/// that is gone, so they are abandoned and submitted again, in their original order. Thread-safe.
+/// </summary>
+internal sealed partial class LeaseRenewer(IGrainFactory grains, IOptions<ClusterOptions> cluster, TimeProvider time, ILogger<LeaseRenewer> logger) : BackgroundService
+{
+    /// <summary>A renewal that takes longer is given up (its model grain's silo is probably gone); the next one follows.</summary>
+    private static readonly TimeSpan RenewTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long the renewer waits for one abandoned call to be submitted again before it abandons the next.</summary>
+    private static readonly TimeSpan ResubmitWait = TimeSpan.FromSeconds(1);
+
+    private readonly ConcurrentDictionary<string, Holdings> _models = new(StringComparer.Ordinal);
+    private long _sequence;
+
+    /// <summary>This Frontend's id in the model grains (<see cref="LeaseRequest.HolderId"/>); new at every start.</summary>
+    public string HolderId { get; } = Guid.CreateVersion7().ToString("N");
+
+    /// <summary>Registers a lease call about to be issued.</summary>
+    public PendingWait BeginWait(string model, string requestId)
+    {
+        var wait = new PendingWait(requestId, Interlocked.Increment(ref _sequence), time.GetTimestamp());
+        For(model).Waiting[requestId] = wait;
+        return wait;
+    }
+
+    /// <summary>The lease call ended, one way or another.</summary>
+    public void EndWait(string model, PendingWait wait)
+    {
+        For(model).Waiting.TryRemove(wait.RequestId, out _);
+        wait.Dispose();
+    }
+
+    /// <summary>A lease granted to this Frontend: listed in every renewal until <see cref="Drop"/>.</summary>
+    public void Hold(string model, string requestId, string tokenId, int priority, int? maxInFlight, LeaseGrant grant) =>
+        For(model).Leases[grant.LeaseId!] = new HeldLease(grant.LeaseId!, requestId, tokenId, priority, maxInFlight, grant.Backend!, time.GetTimestamp());
+
+    /// <summary>The lease is being released: no longer listed (a new activation must not adopt a finished request).</summary>
+    public void Drop(string model, string leaseId) => For(model).Leases.TryRemove(leaseId, out _);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(cluster.Value.RenewInterval, time);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            var renewals = new List<Task>();
+            foreach (var (model, holdings) in _models)
+            {
+                if (!holdings.Leases.IsEmpty || !holdings.Waiting.IsEmpty)
+                {
+                    renewals.Add(RenewAsync(model, holdings, stoppingToken));
+                }
+            }
+
+            await Task.WhenAll(renewals);
+        }
+    }
+
+    private async Task RenewAsync(string model, Holdings holdings, CancellationToken stoppingToken)
+    {
+        // Only calls issued a renewal interval ago: a call just sent may not have reached the grain yet.
+        var settled = cluster.Value.RenewInterval;
+        var waiting = holdings.Waiting.Values.Where(w => time.GetElapsedTime(w.Registered) >= settled).Select(w => w.RequestId).ToList();
+        var leases = holdings.Leases.Values.Select(l => l.ToAdoption(time)).ToList();
+        RenewalResult result;
+        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken))
+        {
+            timeout.CancelAfter(RenewTimeout);
+            try
+            {
+                result = await grains.GetGrain<IModelGrain>(model).RenewAsync(new LeaseRenewal(HolderId, leases, waiting), timeout.Token);
+            }
+            catch (Exception exception) when (!stoppingToken.IsCancellationRequested && (exception is OperationCanceledException || LeaseForwarder.IsClusterFailure(exception)))
+            {
+                Log.RenewalFailed(logger, model, exception.GetType().Name);
+                return;
+            }
+        }
+
+        foreach (var leaseId in result.RefusedLeases)
+        {
+            holdings.Leases.TryRemove(leaseId, out _);
+        }
+
+        var stuck = result.UnknownWaiting.Select(id => holdings.Waiting.GetValueOrDefault(id)).OfType<PendingWait>().OrderBy(w => w.Sequence).ToList();
+        if (stuck.Count > 0)
+        {
+            Log.Resubmitting(logger, stuck.Count, model);
+        }
+
+        foreach (var wait in stuck)
+        {
+            try
+            {
+                await wait.AbandonAsync().WaitAsync(ResubmitWait, time, stoppingToken);
+            }
+            catch (TimeoutException)
+            {
+                // It is slow to come back; the rest must not wait for it.
+            }
+        }
+    }
+
+    private Holdings For(string model) => _models.GetOrAdd(model, static _ => new Holdings());
+
+    private sealed class Holdings
+    {
+        public ConcurrentDictionary<string, HeldLease> Leases { get; } = new(StringComparer.Ordinal);
+
+        public ConcurrentDictionary<string, PendingWait> Waiting { get; } = new(StringComparer.Ordinal);
+    }
+
+    private sealed record HeldLease(string LeaseId, string RequestId, string TokenId, int Priority, int? MaxInFlight, Uri Backend, long Granted)
+    {
+        public LeaseAdoption ToAdoption(TimeProvider time) => new(LeaseId, RequestId, TokenId, Priority, MaxInFlight, Backend, time.GetElapsedTime(Granted));
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(FrontendEventIds.RenewalFailed, LogLevel.Warning, "Renewing leases at model {Model} failed ({Error}); retrying at the next interval")]
+        public static partial void RenewalFailed(ILogger logger, string model, string error);
+
+        [LoggerMessage(FrontendEventIds.Resubmitting, LogLevel.Warning, "{Count} waiting requests for {Model} were at a model grain that is gone: submitting them again in order")]
+        public static partial void Resubmitting(ILogger logger, int count, string model);
+    }
+}

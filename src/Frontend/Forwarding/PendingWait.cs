@@ -1,0 +1,67 @@
+namespace Dispatcher.Frontend.Forwarding;
+
+/// <summary>
+/// A lease call this Frontend is waiting on, as the <see cref="LeaseRenewer"/> sees it. When the model grain's activation
+/// that holds the call is gone (its silo died), the renewer abandons the call and the forwarder submits the request
+/// again; <see cref="AbandonAsync"/> returns once it has, so requests are submitted again in their original order.
+/// Thread-safe.
+/// </summary>
+internal sealed class PendingWait(string requestId, long sequence, long registered) : IDisposable
+{
+    private readonly Lock _gate = new();
+    private CancellationTokenSource _abandon = new();
+    private TaskCompletionSource _issued = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public string RequestId { get; } = requestId;
+
+    /// <summary>Arrival order at this Frontend.</summary>
+    public long Sequence { get; } = sequence;
+
+    /// <summary><see cref="TimeProvider.GetTimestamp"/> when the current call was issued.</summary>
+    public long Registered { get; private set; } = registered;
+
+    /// <summary>Cancelled when the current call must be given up.</summary>
+    public CancellationToken Abandoned
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _abandon.Token;
+            }
+        }
+    }
+
+    /// <summary>Gives up the current call; completes when the request was submitted again (or the caller left).</summary>
+    public Task AbandonAsync()
+    {
+        lock (_gate)
+        {
+            _abandon.Cancel();
+            return _issued.Task;
+        }
+    }
+
+    /// <summary>Called by the forwarder after it issued a new call for an abandoned one.</summary>
+    public void Reissued(long timestamp)
+    {
+        lock (_gate)
+        {
+            _abandon.Dispose();
+            _abandon = new CancellationTokenSource();
+            Registered = timestamp;
+            _issued.TrySetResult();
+            _issued = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+    }
+
+    /// <summary>The request left (granted, refused, client gone): nobody waits for it any more.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _issued.TrySetResult();
+            _abandon.Dispose();
+        }
+    }
+}

@@ -1,0 +1,133 @@
+using Dispatcher.Grains.Abstractions.Leases;
+using Dispatcher.Grains.Abstractions.Tokens;
+using Dispatcher.Testing;
+
+namespace Dispatcher.Grains.Tests.Models;
+
+/// <summary>Leases and waiters held by Frontends (holders): renewal, adoption, holder loss, a stopping silo.</summary>
+public sealed class ModelGrainRenewalTests
+{
+    private const string Holder = "frontend-1";
+
+    [Fact]
+    public async Task Sweep_HolderStopsRenewing_DropsItsWaitersAndLeasesAsHolderLost()
+    {
+        await using var host = await GrainTestHost.StartAsync();
+        var lease = await host.ModelGrain.AcquireAsync(host.Request("mid", holder: Holder), CancellationToken.None);
+        var waiting = await host.EnqueueAsync("low", holder: Holder);
+        var other = await host.EnqueueAsync("high", holder: "frontend-2");
+
+        // frontend-2 keeps renewing; frontend-1 has crashed.
+        for (var second = 0; second < 11; second++)
+        {
+            await host.ModelGrain.RenewAsync(new LeaseRenewal("frontend-2", [], []), CancellationToken.None);
+            host.Time.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        var refused = await waiting.WaitAsync(Eventually.Limit);
+        Assert.NotEqual(LeaseOutcome.Granted, refused.Outcome);
+
+        // Its lease went back: the other holder's waiter gets the replica.
+        var granted = await other.WaitAsync(Eventually.Limit);
+        Assert.Equal(LeaseOutcome.Granted, granted.Outcome);
+        await host.ReleaseAsync(lease); // a late release of a dropped lease changes nothing
+        await host.ReleaseAsync(granted);
+        await host.AssertNothingHeldAsync();
+    }
+
+    [Fact]
+    public async Task RenewAsync_LeasesAndWaitsItDoesNotKnow_AdoptsTheLeasesAndNamesTheWaits()
+    {
+        await using var host = await GrainTestHost.StartAsync(capacity: 2);
+        var adopted = new LeaseAdoption("lease-from-before", "req-a", GrainTestHost.TokenId("mid"), 5, null, new Uri("http://10.0.0.1:8000"), TimeSpan.FromSeconds(3));
+        var foreign = adopted with { LeaseId = "lease-elsewhere", Backend = new Uri("http://10.9.9.9:8000") };
+
+        var result = await host.ModelGrain.RenewAsync(new LeaseRenewal(Holder, [adopted, foreign], ["req-lost"]), CancellationToken.None);
+        var again = await host.ModelGrain.RenewAsync(new LeaseRenewal(Holder, [adopted], []), CancellationToken.None);
+
+        Assert.Equal(["req-lost"], result.UnknownWaiting);
+        Assert.Equal(["lease-elsewhere"], result.RefusedLeases);
+        Assert.Empty(again.RefusedLeases);
+        var snapshot = await host.SnapshotAsync();
+        Assert.Equal(1, snapshot.InFlight); // counted once, renewed twice
+        Assert.Equal(1, snapshot.Backends[0].LeasesInFlight);
+        Assert.Equal(1, (await host.CountersAsync("mid")).InFlight);
+
+        // The adopted lease takes capacity: one more fits, the next waits.
+        var first = await host.ModelGrain.AcquireAsync(host.Request("low", holder: Holder), CancellationToken.None);
+        var second = await host.EnqueueAsync("low", holder: Holder);
+        Assert.False(second.IsCompleted);
+
+        await host.ModelGrain.ReleaseAsync(new LeaseRelease("lease-from-before", LeaseEndReason.Completed, 200, null), CancellationToken.None);
+        await host.ReleaseAsync(first);
+        await host.ReleaseAsync(await second.WaitAsync(Eventually.Limit));
+        await host.AssertNothingHeldAsync();
+    }
+
+    [Fact]
+    public async Task RenewAsync_WaitingAndGrantedRequests_AreKnown()
+    {
+        await using var host = await GrainTestHost.StartAsync();
+        var grantedRequest = host.Request("mid", holder: Holder);
+        var grant = await host.ModelGrain.AcquireAsync(grantedRequest, CancellationToken.None);
+        var waitingRequest = host.Request("low", holder: Holder);
+        var waiting = await host.EnqueueAsync(waitingRequest);
+
+        var result = await host.ModelGrain.RenewAsync(
+            new LeaseRenewal(Holder, [new LeaseAdoption(grant.LeaseId!, grantedRequest.RequestId, grantedRequest.TokenId, 5, null, grant.Backend!, TimeSpan.Zero)],
+                [grantedRequest.RequestId, waitingRequest.RequestId]),
+            CancellationToken.None);
+
+        Assert.Empty(result.UnknownWaiting);
+        Assert.Empty(result.RefusedLeases);
+        await host.ReleaseAsync(grant);
+        await host.ReleaseAsync(await waiting.WaitAsync(Eventually.Limit));
+        await host.AssertNothingHeldAsync();
+    }
+
+    [Fact]
+    public async Task RenewAsync_LeaseNoLongerListed_IsTakenBackAfterTheHolderExpiry()
+    {
+        await using var host = await GrainTestHost.StartAsync();
+        var grant = await host.ModelGrain.AcquireAsync(host.Request("mid", holder: Holder), CancellationToken.None);
+
+        // Listed nothing just after the grant: a grant in flight is not mistaken for a forgotten lease.
+        await host.ModelGrain.RenewAsync(new LeaseRenewal(Holder, [], []), CancellationToken.None);
+        Assert.Equal(1, (await host.SnapshotAsync()).InFlight);
+
+        host.Time.Advance(TimeSpan.FromSeconds(5));
+        await host.ModelGrain.RenewAsync(new LeaseRenewal(Holder, [], []), CancellationToken.None);
+        host.Time.Advance(TimeSpan.FromSeconds(6));
+        await host.ModelGrain.RenewAsync(new LeaseRenewal(Holder, [], []), CancellationToken.None);
+
+        await host.AssertNothingHeldAsync();
+        await host.ReleaseAsync(grant); // late, and harmless
+    }
+
+    [Fact]
+    public async Task AcquireAsync_TwoSilos_TokenThresholdHoldsAcrossModelsAndSilos()
+    {
+        await using var host = await GrainTestHost.StartAsync(silos: 2);
+        var holder = await host.ModelGrain.AcquireAsync(host.Request("high"), CancellationToken.None);
+        var otherHolder = await host.Other.AcquireAsync(host.Request("high"), CancellationToken.None);
+        for (var i = 0; i < 3; i++)
+        {
+            await host.Other.AcquireAsync(host.Request("high"), CancellationToken.None); // the other model has room for 4
+        }
+
+        // "low" may have 2 waiting in the whole cluster, whichever silo hosts each model grain.
+        var first = await host.EnqueueAsync("low");
+        var second = host.Other.AcquireAsync(host.Request("low"), CancellationToken.None);
+        await Eventually.TrueAsync(async () => (await host.CountersAsync("low")).Waiting == 2, () => "low's second request never waited");
+        var third = await host.ModelGrain.AcquireAsync(host.Request("low"), CancellationToken.None);
+
+        Assert.Equal(LeaseOutcome.OverThreshold, third.Outcome);
+        Assert.Equal(5, (await host.Grains.GetGrain<ITokenGrain>(GrainTestHost.TokenId("high")).GetCountersAsync(CancellationToken.None)).InFlight);
+        await host.ReleaseAsync(holder);
+        await host.ReleaseAsync(await first.WaitAsync(Eventually.Limit));
+        await host.Other.ReleaseAsync(new LeaseRelease(otherHolder.LeaseId!, LeaseEndReason.Completed, 200, null), CancellationToken.None);
+        var late = await second.WaitAsync(Eventually.Limit);
+        await host.Other.ReleaseAsync(new LeaseRelease(late.LeaseId!, LeaseEndReason.Completed, 200, null), CancellationToken.None);
+        Assert.Equal(3, (await host.Other.GetSnapshotAsync(CancellationToken.None)).InFlight);
+    }
+}
