@@ -1,5 +1,6 @@
 using Dispatcher.Frontend.Api;
 using Dispatcher.Frontend.Auth;
+using Dispatcher.Frontend.Cluster;
 using Dispatcher.Frontend.Forwarding;
 using Dispatcher.Frontend.Health;
 using Dispatcher.Frontend.Logging;
@@ -63,6 +64,7 @@ public static class FrontendHostingExtensions
             builder.AddDispatcherSilo(joinCluster: false); // the embedded default: a silo co-hosted in this process
         }
 
+        services.TryAddSingleton<ClusterCall>();
         services.TryAddSingleton<LeaseRenewer>();
         services.AddHostedService(sp => sp.GetRequiredService<LeaseRenewer>());
 

@@ -1,5 +1,6 @@
 using Dispatcher.Frontend.Errors;
 using Dispatcher.Frontend.Telemetry;
+using Dispatcher.Frontend.Cluster;
 using Dispatcher.Grains.Abstractions.Tokens;
 using Microsoft.Extensions.Primitives;
 
@@ -10,7 +11,7 @@ namespace Dispatcher.Frontend.Auth;
 /// its policy and stores an <see cref="AuthenticatedToken"/> as a request feature. The secret is hashed
 /// at once and never logged, stored or passed on.
 /// </summary>
-internal sealed partial class BearerTokenFilter(IGrainFactory grains, FailedAuthLimiter limiter, FrontendMetrics metrics, ILogger<BearerTokenFilter> logger) : IEndpointFilter
+internal sealed partial class BearerTokenFilter(IGrainFactory grains, ClusterCall cluster, FailedAuthLimiter limiter, FrontendMetrics metrics, ILogger<BearerTokenFilter> logger) : IEndpointFilter
 {
     private const string Scheme = "Bearer ";
 
@@ -38,7 +39,16 @@ internal sealed partial class BearerTokenFilter(IGrainFactory grains, FailedAuth
         }
 
         var tokenId = TokenHash.Compute(secret);
-        var lookup = await grains.GetGrain<ITokenGrain>(tokenId).GetPolicyAsync(context.RequestAborted);
+        var token = grains.GetGrain<ITokenGrain>(tokenId);
+        var lookup = await cluster.TryAsync(token.GetPolicyAsync, context.RequestAborted);
+        if (lookup is null)
+        {
+            metrics.AuthFailure("dispatcher_unavailable");
+            await OpenAiErrorWriter.WriteAsync(context, DispatcherError.SiloUnavailable,
+                "The dispatcher cannot reach its scheduler right now (a node is being replaced). Retry shortly.", retryAfter: TimeSpan.FromSeconds(2));
+            return null;
+        }
+
         switch (lookup.Status)
         {
             case TokenLookupStatus.Found:

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Dispatcher.Frontend.Auth;
+using Dispatcher.Frontend.Cluster;
 using Dispatcher.Frontend.Errors;
 using Dispatcher.Frontend.Logging;
 using Dispatcher.Frontend.Requests;
@@ -34,9 +35,6 @@ internal sealed partial class LeaseForwarder(
 {
     private const int MaxAttempts = 2;
 
-    /// <summary>Pause between two tries while no silo takes the request (a silo died, or the model's is stopping).</summary>
-    private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(100);
-
     /// <summary>A release that takes longer is given up: the model grain's silo is gone, and its next activation never knew the lease.</summary>
     private static readonly TimeSpan ReleaseTimeout = TimeSpan.FromSeconds(5);
     private readonly ForwarderRequestConfig _requestConfig = new() { ActivityTimeout = forwardingOptions.Value.ActivityTimeout };
@@ -62,6 +60,8 @@ internal sealed partial class LeaseForwarder(
             }
             catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
             {
+                // The grant may have crossed the cancellation: the grain releases a lease nobody will use.
+                await AbandonAsync(model, requestId);
                 Log.ClientAborted(logger, requestId, body.Model, "waiting");
                 metrics.Request(body.Model, priority, "cancelled");
                 return;
@@ -133,9 +133,6 @@ internal sealed partial class LeaseForwarder(
         }
     }
 
-    /// <summary>True for the failures of a call into the cluster that another try may not meet (a silo died or stops).</summary>
-    public static bool IsClusterFailure(Exception exception) => exception is OrleansException or TimeoutException;
-
     /// <summary>
     /// Waits for a lease at the model's grain, wherever it runs. A call whose activation is gone (the renewer abandons
     /// it) and a request sent back by a stopping silo are submitted again with the time already waited; calls that fail
@@ -159,11 +156,12 @@ internal sealed partial class LeaseForwarder(
                         var pending = model.AcquireAsync(request with { AlreadyWaited = time.GetElapsedTime(started) }, call.Token);
                         if (resubmitted)
                         {
-                            wait.Reissued(time.GetTimestamp());
+                            wait.Reissued();
                             resubmitted = false;
                         }
 
-                        var grant = await pending;
+                        // Raced rather than only cancelled: a call stuck at a dead silo may not end when its token is cancelled.
+                        var grant = await pending.WaitAsync(call.Token);
                         if (grant.Outcome != LeaseOutcome.Stopping)
                         {
                             return grant;
@@ -171,10 +169,11 @@ internal sealed partial class LeaseForwarder(
                     }
                     catch (OperationCanceledException) when (!aborted.IsCancellationRequested && abandoned.IsCancellationRequested)
                     {
-                        resubmitted = true; // its activation is gone: at once to the next one
+                        wait.Rearm(time.GetTimestamp()); // its activation is gone: at once to the next one
+                        resubmitted = true;
                         continue;
                     }
-                    catch (Exception exception) when (IsClusterFailure(exception))
+                    catch (Exception exception) when (ClusterCall.IsClusterFailure(exception))
                     {
                         Log.SiloCallFailed(logger, request.RequestId, modelName, exception.GetType().Name, exception.Message);
                     }
@@ -185,7 +184,7 @@ internal sealed partial class LeaseForwarder(
                     return LeaseGrant.Refused(LeaseOutcome.SiloUnavailable, time.GetElapsedTime(started), dispatcherOptions.Value.RetryAfter);
                 }
 
-                await Task.Delay(RetryPause, time, aborted);
+                await Task.Delay(ClusterCall.RetryPause, time, aborted);
             }
         }
         finally
@@ -194,14 +193,27 @@ internal sealed partial class LeaseForwarder(
         }
     }
 
+    private async Task AbandonAsync(IModelGrain model, string requestId)
+    {
+        using var timeout = new CancellationTokenSource(ReleaseTimeout, time);
+        try
+        {
+            await model.AbandonAsync(requestId, timeout.Token).WaitAsync(timeout.Token);
+        }
+        catch (Exception exception) when (exception is OperationCanceledException || ClusterCall.IsClusterFailure(exception))
+        {
+            Log.ReleaseFailed(logger, requestId, exception.GetType().Name);
+        }
+    }
+
     private async Task ReleaseAsync(IModelGrain model, LeaseRelease release, string requestId)
     {
         using var timeout = new CancellationTokenSource(ReleaseTimeout, time);
         try
         {
-            await model.ReleaseAsync(release, timeout.Token);
+            await model.ReleaseAsync(release, timeout.Token).WaitAsync(timeout.Token);
         }
-        catch (Exception exception) when (exception is OperationCanceledException || IsClusterFailure(exception))
+        catch (Exception exception) when (exception is OperationCanceledException || ClusterCall.IsClusterFailure(exception))
         {
             // The activation that granted it is gone or unreachable; its holder expiry takes the lease back if it lives.
             Log.ReleaseFailed(logger, requestId, exception.GetType().Name);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Dispatcher.Frontend.Cluster;
 using Dispatcher.Grains.Abstractions.Leases;
 using Dispatcher.Grains.Abstractions.Models;
 using Dispatcher.Silo.Hosting;
@@ -79,9 +80,10 @@ internal sealed partial class LeaseRenewer(IGrainFactory grains, IOptions<Cluste
             timeout.CancelAfter(RenewTimeout);
             try
             {
-                result = await grains.GetGrain<IModelGrain>(model).RenewAsync(new LeaseRenewal(HolderId, leases, waiting), timeout.Token);
+                // Raced, not only cancelled: a call to a silo that just died may never end, even when cancelled.
+                result = await grains.GetGrain<IModelGrain>(model).RenewAsync(new LeaseRenewal(HolderId, leases, waiting), timeout.Token).WaitAsync(timeout.Token);
             }
-            catch (Exception exception) when (!stoppingToken.IsCancellationRequested && (exception is OperationCanceledException || LeaseForwarder.IsClusterFailure(exception)))
+            catch (Exception exception) when (!stoppingToken.IsCancellationRequested && (exception is OperationCanceledException || ClusterCall.IsClusterFailure(exception)))
             {
                 Log.RenewalFailed(logger, model, exception.GetType().Name);
                 return;
@@ -96,7 +98,7 @@ internal sealed partial class LeaseRenewer(IGrainFactory grains, IOptions<Cluste
         var stuck = result.UnknownWaiting.Select(id => holdings.Waiting.GetValueOrDefault(id)).OfType<PendingWait>().OrderBy(w => w.Sequence).ToList();
         if (stuck.Count > 0)
         {
-            Log.Resubmitting(logger, stuck.Count, model);
+            Log.Resubmitting(logger, stuck.Count, model, string.Join(",", stuck.Take(10).Select(w => w.RequestId)));
         }
 
         foreach (var wait in stuck)
@@ -131,7 +133,7 @@ internal sealed partial class LeaseRenewer(IGrainFactory grains, IOptions<Cluste
         [LoggerMessage(FrontendEventIds.RenewalFailed, LogLevel.Warning, "Renewing leases at model {Model} failed ({Error}); retrying at the next interval")]
         public static partial void RenewalFailed(ILogger logger, string model, string error);
 
-        [LoggerMessage(FrontendEventIds.Resubmitting, LogLevel.Warning, "{Count} waiting requests for {Model} were at a model grain that is gone: submitting them again in order")]
-        public static partial void Resubmitting(ILogger logger, int count, string model);
+        [LoggerMessage(FrontendEventIds.Resubmitting, LogLevel.Warning, "{Count} waiting requests for {Model} were at a model grain that is gone: submitting them again in order ({RequestIds})")]
+        public static partial void Resubmitting(ILogger logger, int count, string model, string requestIds);
     }
 }

@@ -11,6 +11,7 @@ internal sealed class PendingWait(string requestId, long sequence, long register
     private readonly Lock _gate = new();
     private CancellationTokenSource _abandon = new();
     private TaskCompletionSource _issued = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _disposed;
 
     public string RequestId { get; } = requestId;
 
@@ -37,19 +38,35 @@ internal sealed class PendingWait(string requestId, long sequence, long register
     {
         lock (_gate)
         {
-            _abandon.Cancel();
+            if (!_disposed)
+            {
+                _abandon.Cancel();
+            }
+
             return _issued.Task;
         }
     }
 
-    /// <summary>Called by the forwarder after it issued a new call for an abandoned one.</summary>
-    public void Reissued(long timestamp)
+    /// <summary>Called by the forwarder once it gave up an abandoned call, before it issues the next one.</summary>
+    public void Rearm(long timestamp)
     {
         lock (_gate)
         {
-            _abandon.Dispose();
-            _abandon = new CancellationTokenSource();
+            if (!_disposed && _abandon.IsCancellationRequested)
+            {
+                _abandon.Dispose();
+                _abandon = new CancellationTokenSource();
+            }
+
             Registered = timestamp;
+        }
+    }
+
+    /// <summary>Called by the forwarder once the new call is on its way: the renewer may abandon the next request.</summary>
+    public void Reissued()
+    {
+        lock (_gate)
+        {
             _issued.TrySetResult();
             _issued = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
@@ -60,6 +77,7 @@ internal sealed class PendingWait(string requestId, long sequence, long register
     {
         lock (_gate)
         {
+            _disposed = true;
             _issued.TrySetResult();
             _abandon.Dispose();
         }

@@ -23,6 +23,14 @@ public interface IModelGrain : IGrainWithStringKey
     [Alias("Acquire"), ResponseTimeout(AcquireTimeout)]
     Task<LeaseGrant> AcquireAsync(LeaseRequest request, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The caller gave up request <paramref name="requestId"/> (its client went away). Sent after the caller cancelled
+    /// its <see cref="AcquireAsync"/>: a waiter still in the wait list leaves it, and a lease granted while the
+    /// cancellation was on its way (so nobody will use or release it) is released. Idempotent.
+    /// </summary>
+    [Alias("Abandon")]
+    Task AbandonAsync(string requestId, CancellationToken cancellationToken);
+
     /// <summary>Ends a lease. Releasing an unknown or already released lease does nothing.</summary>
     [Alias("Release")]
     Task ReleaseAsync(LeaseRelease release, CancellationToken cancellationToken);
@@ -34,6 +42,10 @@ public interface IModelGrain : IGrainWithStringKey
     /// </summary>
     [Alias("Renew")]
     Task<RenewalResult> RenewAsync(LeaseRenewal renewal, CancellationToken cancellationToken);
+
+    /// <summary>Which of <paramref name="leaseIds"/> this activation holds now (a token grain checks its counts).</summary>
+    [Alias("FindLeases")]
+    Task<IReadOnlyList<string>> FindLeasesAsync(IReadOnlyList<string> leaseIds, CancellationToken cancellationToken);
 
     /// <summary>Requests in the wait list now (cheaper than <see cref="GetSnapshotAsync"/>).</summary>
     [Alias("GetWaitingCount")]

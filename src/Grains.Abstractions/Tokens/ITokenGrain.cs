@@ -5,8 +5,9 @@ namespace Dispatcher.Grains.Abstractions.Tokens;
 /// <summary>
 /// One per API token (key: <see cref="TokenHash.Compute"/> of the secret; the secret itself never reaches a grain),
 /// one activation in the whole cluster. Caches the token's policy and counts its waiting and in-flight requests across
-/// all models and silos. In-flight requests are counted by lease id, so counting one twice (a lease adopted after a
-/// failover) is harmless.
+/// all models and silos. Waiting requests are counted by request id and in-flight ones by lease id, so counting one
+/// twice (a request submitted again, a lease adopted after a failover) is harmless; counts that died with a model
+/// grain's activation are dropped (waits older than the longest queue timeout, leases their model no longer holds).
 /// </summary>
 [Alias("dispatcher.ITokenGrain")]
 public interface ITokenGrain : IGrainWithStringKey
@@ -20,18 +21,18 @@ public interface ITokenGrain : IGrainWithStringKey
     /// says why when it does not (over the threshold, token unknown, policy unreadable).
     /// </summary>
     [Alias("TryEnterWaiting")]
-    Task<WaitAdmission> TryEnterWaitingAsync(CancellationToken cancellationToken);
+    Task<WaitAdmission> TryEnterWaitingAsync(string requestId, CancellationToken cancellationToken);
 
     /// <summary>
-    /// A waiting request left the wait list: granted as <paramref name="leaseId"/> (it is now in flight) or, when null,
-    /// abandoned.
+    /// Request <paramref name="requestId"/> left <paramref name="model"/>'s wait list: granted as
+    /// <paramref name="leaseId"/> (it is now in flight) or, when null, abandoned.
     /// </summary>
     [Alias("LeaveWaiting")]
-    Task LeaveWaitingAsync(string? leaseId, CancellationToken cancellationToken);
+    Task LeaveWaitingAsync(string model, string requestId, string? leaseId, CancellationToken cancellationToken);
 
-    /// <summary>Counts a running lease granted elsewhere and adopted by a model grain. Idempotent.</summary>
+    /// <summary>Counts a running lease of <paramref name="model"/> granted elsewhere and adopted there. Idempotent.</summary>
     [Alias("AdoptInFlight")]
-    Task AdoptInFlightAsync(string leaseId, CancellationToken cancellationToken);
+    Task AdoptInFlightAsync(string model, string leaseId, CancellationToken cancellationToken);
 
     /// <summary>An in-flight request ended. Releasing an unknown lease does nothing.</summary>
     [Alias("Release")]

@@ -127,7 +127,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         }
 
         var token = GrainFactory.GetGrain<ITokenGrain>(request.TokenId);
-        var admission = await token.TryEnterWaitingAsync(cancellationToken);
+        var admission = await token.TryEnterWaitingAsync(request.RequestId, cancellationToken);
         if (admission != WaitAdmission.Admitted)
         {
             // The token can be gone here (revoked while a Frontend still had it cached).
@@ -142,7 +142,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
 
         if (_stopping)
         {
-            await token.LeaveWaitingAsync(null, CancellationToken.None);
+            await token.LeaveWaitingAsync(_model, request.RequestId, null, CancellationToken.None);
             return LeaseGrant.Refused(LeaseOutcome.Stopping, request.AlreadyWaited, TimeSpan.Zero);
         }
 
@@ -167,12 +167,12 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             catch (OperationCanceledException)
             {
                 RemoveWaiter(waiter);
-                await token.LeaveWaitingAsync(null, CancellationToken.None);
+                await token.LeaveWaitingAsync(_model, request.RequestId, null, CancellationToken.None);
                 throw;
             }
         }
 
-        await token.LeaveWaitingAsync(grant.Outcome == LeaseOutcome.Granted ? grant.LeaseId : null, CancellationToken.None);
+        await token.LeaveWaitingAsync(_model, request.RequestId, grant.Outcome == LeaseOutcome.Granted ? grant.LeaseId : null, CancellationToken.None);
         if (grant.Outcome == LeaseOutcome.Granted && cancellationToken.IsCancellationRequested)
         {
             // The caller gave up just as the lease was granted (its cancellation crossed the grant): nobody will use or
@@ -219,6 +219,24 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         {
             var backend = GrainFactory.GetGrain<IBackendGrain>(BackendAddress.Key(lease.Slot.Snapshot.Address));
             await backend.ReportUnreachableAsync("a frontend could not connect", CancellationToken.None);
+        }
+    }
+
+    public async Task AbandonAsync(string requestId, CancellationToken cancellationToken)
+    {
+        if (_waitersByRequest.TryGetValue(requestId, out var waiter))
+        {
+            waiter.Completion.TrySetCanceled(CancellationToken.None); // its AcquireAsync turn takes it out and settles the token
+            return;
+        }
+
+        foreach (var lease in _leases.Values)
+        {
+            if (lease.RequestId == requestId)
+            {
+                await ReleaseAsync(new LeaseRelease(lease.LeaseId, LeaseEndReason.ClientAborted, null, null), CancellationToken.None);
+                return;
+            }
         }
     }
 
@@ -275,7 +293,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
 
         foreach (var lease in adopted ?? [])
         {
-            await GrainFactory.GetGrain<ITokenGrain>(lease.TokenId).AdoptInFlightAsync(lease.LeaseId, CancellationToken.None);
+            await GrainFactory.GetGrain<ITokenGrain>(lease.TokenId).AdoptInFlightAsync(_model, lease.LeaseId, CancellationToken.None);
         }
 
         foreach (var lease in forgotten ?? [])
@@ -285,6 +303,9 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
 
         return new RenewalResult(unknown ?? [], refused ?? []);
     }
+
+    public Task<IReadOnlyList<string>> FindLeasesAsync(IReadOnlyList<string> leaseIds, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<string>>([.. leaseIds.Where(_leases.ContainsKey)]);
 
     public Task<int> GetWaitingCountAsync(CancellationToken cancellationToken) => Task.FromResult(_waitList.Count);
 

@@ -1,5 +1,6 @@
 using Dispatcher.Grains.Abstractions.Configuration;
 using Dispatcher.Grains.Abstractions.Leases;
+using Dispatcher.Grains.Abstractions.Models;
 using Dispatcher.Grains.Abstractions.Tokens;
 using Dispatcher.Grains.Telemetry;
 using Microsoft.Extensions.Options;
@@ -10,18 +11,28 @@ namespace Dispatcher.Grains.Tokens;
 /// Caches one token's policy and counts its requests across every model and silo (one activation in the cluster). A
 /// known token is looked up again after <c>CacheTtl</c> (or at once when the store announces a change); an unknown one
 /// after <c>UnknownCacheTtl</c>. When the store cannot be reached, a token seen before keeps its cached policy and an
-/// unseen one is answered <see cref="TokenLookup.StoreUnavailable"/> (503, never 401). In-flight requests are kept by
-/// lease id, so an adopted lease is never counted twice. Stays active while any of its requests waits or runs
+/// unseen one is answered <see cref="TokenLookup.StoreUnavailable"/> (503, never 401). Waiting requests are kept by
+/// request id and in-flight ones by lease id, so a request submitted again or a lease adopted after a failover is
+/// never counted twice. Counts that died with a model grain's activation (its silo was killed) are dropped: a wait
+/// older than the longest queue timeout cannot still be waiting, and every <see cref="LeaseCheckPeriod"/> the grain
+/// asks each model which of its leases it still holds. Stays active while any of its requests waits or runs
 /// (<see cref="Grain.DelayDeactivation"/>), so the counters are not lost to idle collection.
 /// </summary>
 internal sealed class TokenGrain(ITokenStore store, IOptions<DispatcherOptions> options, GrainsMetrics metrics, TimeProvider time)
     : Grain, ITokenGrain
 {
+    /// <summary>How often in-flight leases are checked against their model grains.</summary>
+    public static readonly TimeSpan LeaseCheckPeriod = TimeSpan.FromSeconds(10);
+
+    private static readonly TimeSpan CheckTimeout = TimeSpan.FromSeconds(5);
+
     private readonly TokenStoreOptions _cache = options.Value.TokenStore;
-    private readonly HashSet<string> _inFlight = new(StringComparer.Ordinal);
+    private readonly TimeSpan _longestWait = options.Value.Models.Select(m => m.QueueTimeout ?? options.Value.QueueTimeout)
+        .Append(options.Value.QueueTimeout).Max() + TimeSpan.FromMinutes(1);
+    private readonly Dictionary<string, DateTimeOffset> _waiting = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _inFlight = new(StringComparer.Ordinal);
     private TokenLookup? _lookup;
     private DateTimeOffset _fetchedAt;
-    private int _waiting;
     private long _completed;
     private long _completionTokens;
 
@@ -55,7 +66,13 @@ internal sealed class TokenGrain(ITokenStore store, IOptions<DispatcherOptions> 
         return Task.CompletedTask;
     }
 
-    public async Task<WaitAdmission> TryEnterWaitingAsync(CancellationToken cancellationToken)
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        this.RegisterGrainTimer(CheckLeasesAsync, new GrainTimerCreationOptions(LeaseCheckPeriod, LeaseCheckPeriod));
+        return Task.CompletedTask;
+    }
+
+    public async Task<WaitAdmission> TryEnterWaitingAsync(string requestId, CancellationToken cancellationToken)
     {
         var lookup = await GetPolicyAsync(cancellationToken);
         if (lookup.Policy is null)
@@ -63,41 +80,39 @@ internal sealed class TokenGrain(ITokenStore store, IOptions<DispatcherOptions> 
             return lookup.Status == TokenLookupStatus.StoreUnavailable ? WaitAdmission.StoreUnavailable : WaitAdmission.UnknownToken;
         }
 
-        if (_waiting >= lookup.Policy.Threshold)
+        DropStaleWaits();
+        if (!_waiting.ContainsKey(requestId) && _waiting.Count >= lookup.Policy.Threshold)
         {
             return WaitAdmission.OverThreshold;
         }
 
-        _waiting++;
+        _waiting[requestId] = time.GetUtcNow();
         KeepWhileBusy();
         return WaitAdmission.Admitted;
     }
 
-    public Task LeaveWaitingAsync(string? leaseId, CancellationToken cancellationToken)
+    public Task LeaveWaitingAsync(string model, string requestId, string? leaseId, CancellationToken cancellationToken)
     {
-        if (_waiting > 0)
+        _waiting.Remove(requestId);
+        if (leaseId is not null)
         {
-            _waiting--;
-            if (leaseId is not null)
-            {
-                _inFlight.Add(leaseId);
-            }
+            _inFlight[leaseId] = model;
         }
 
         KeepWhileBusy();
         return Task.CompletedTask;
     }
 
-    public Task AdoptInFlightAsync(string leaseId, CancellationToken cancellationToken)
+    public Task AdoptInFlightAsync(string model, string leaseId, CancellationToken cancellationToken)
     {
-        _inFlight.Add(leaseId);
+        _inFlight[leaseId] = model;
         KeepWhileBusy();
         return Task.CompletedTask;
     }
 
     public Task ReleaseAsync(string leaseId, LeaseUsage? usage, CancellationToken cancellationToken)
     {
-        if (_inFlight.Remove(leaseId))
+        if (_inFlight.Remove(leaseId, out _))
         {
             _completed++;
             _completionTokens += usage?.CompletionTokens ?? 0;
@@ -107,10 +122,54 @@ internal sealed class TokenGrain(ITokenStore store, IOptions<DispatcherOptions> 
         return Task.CompletedTask;
     }
 
-    public Task<TokenCounters> GetCountersAsync(CancellationToken cancellationToken) =>
-        Task.FromResult(new TokenCounters(_waiting, _inFlight.Count, _completed, _completionTokens));
+    public Task<TokenCounters> GetCountersAsync(CancellationToken cancellationToken)
+    {
+        DropStaleWaits();
+        return Task.FromResult(new TokenCounters(_waiting.Count, _inFlight.Count, _completed, _completionTokens));
+    }
+
+    /// <summary>A wait older than the longest queue timeout died with its model grain's activation.</summary>
+    private void DropStaleWaits()
+    {
+        var oldest = time.GetUtcNow() - _longestWait;
+        foreach (var (requestId, since) in _waiting)
+        {
+            if (since < oldest)
+            {
+                _waiting.Remove(requestId);
+            }
+        }
+    }
+
+    /// <summary>Drops in-flight leases their model grain no longer holds (its activation that granted them is gone).</summary>
+    private async Task CheckLeasesAsync(CancellationToken cancellationToken)
+    {
+        foreach (var byModel in _inFlight.GroupBy(l => l.Value, l => l.Key, StringComparer.Ordinal).ToList())
+        {
+            var asked = byModel.ToList();
+            IReadOnlyList<string> held;
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timeout.CancelAfter(CheckTimeout);
+                held = await GrainFactory.GetGrain<IModelGrain>(byModel.Key).FindLeasesAsync(asked, timeout.Token).WaitAsync(timeout.Token);
+            }
+            catch (Exception exception) when (exception is OperationCanceledException or OrleansException or TimeoutException)
+            {
+                continue; // the model's grain is moving; the next check will do
+            }
+
+            // Only leases asked about and still counted: one released meanwhile was already removed.
+            foreach (var leaseId in asked.Except(held, StringComparer.Ordinal))
+            {
+                _inFlight.Remove(leaseId);
+            }
+        }
+
+        KeepWhileBusy();
+    }
 
     /// <summary>Holds the activation while it counts anything; lets idle collection have it once it counts nothing.</summary>
     private void KeepWhileBusy() =>
-        DelayDeactivation(_waiting > 0 || _inFlight.Count > 0 ? Timeout.InfiniteTimeSpan : TimeSpan.Zero);
+        DelayDeactivation(_waiting.Count > 0 || _inFlight.Count > 0 ? Timeout.InfiniteTimeSpan : TimeSpan.Zero);
 }

@@ -25,7 +25,7 @@ public sealed class ModelGrainInterleavingTests
         });
         var random = new Random(seed);
         string[] tokens = ["high", "mid", "low", "capped"];
-        var waiting = new List<(Task<LeaseGrant> Task, CancellationTokenSource Cancel)>();
+        var waiting = new List<(Task<LeaseGrant> Task, CancellationTokenSource Cancel, string RequestId)>();
         var granted = new List<LeaseGrant>();
         var outcomes = new Dictionary<string, int>();
 
@@ -35,7 +35,8 @@ public sealed class ModelGrainInterleavingTests
             {
                 case < 4:
                     var cancel = new CancellationTokenSource();
-                    waiting.Add((host.ModelGrain.AcquireAsync(host.Request(tokens[random.Next(tokens.Length)]), cancel.Token), cancel));
+                    var request = host.Request(tokens[random.Next(tokens.Length)]);
+                    waiting.Add((host.ModelGrain.AcquireAsync(request, cancel.Token), cancel, request.RequestId));
                     break;
                 case < 7 when granted.Count > 0:
                     var index = random.Next(granted.Count);
@@ -44,7 +45,10 @@ public sealed class ModelGrainInterleavingTests
                     granted.RemoveAt(index);
                     break;
                 case 7 when waiting.Count > 0:
-                    await waiting[random.Next(waiting.Count)].Cancel.CancelAsync();
+                    // As the Frontend does when its client leaves: cancel the call, then say so.
+                    var (_, toCancel, requestId) = waiting[random.Next(waiting.Count)];
+                    await toCancel.CancelAsync();
+                    await host.ModelGrain.AbandonAsync(requestId, CancellationToken.None);
                     break;
                 case 8:
                     host.Time.Advance(TimeSpan.FromSeconds(random.Next(1, 4)));
@@ -61,9 +65,10 @@ public sealed class ModelGrainInterleavingTests
         }
 
         // Wind down: cancel every waiter, release every lease, and let timers run out.
-        foreach (var (_, cancel) in waiting)
+        foreach (var (_, cancel, requestId) in waiting)
         {
             await cancel.CancelAsync();
+            await host.ModelGrain.AbandonAsync(requestId, CancellationToken.None);
         }
 
         await Eventually.TrueAsync(async () =>
@@ -81,12 +86,12 @@ public sealed class ModelGrainInterleavingTests
         Assert.True(outcomes.GetValueOrDefault("Granted") > 20, $"seed {seed}: too few grants to mean anything: {string.Join(", ", outcomes)}");
     }
 
-    private static async Task CollectAsync(List<(Task<LeaseGrant> Task, CancellationTokenSource Cancel)> waiting, List<LeaseGrant> granted, Dictionary<string, int> outcomes)
+    private static async Task CollectAsync(List<(Task<LeaseGrant> Task, CancellationTokenSource Cancel, string RequestId)> waiting, List<LeaseGrant> granted, Dictionary<string, int> outcomes)
     {
         await Task.Delay(1);
         for (var i = waiting.Count - 1; i >= 0; i--)
         {
-            var (task, cancel) = waiting[i];
+            var (task, cancel, _) = waiting[i];
             if (!task.IsCompleted)
             {
                 continue;

@@ -130,4 +130,36 @@ public sealed class ModelGrainRenewalTests
         await host.Other.ReleaseAsync(new LeaseRelease(late.LeaseId!, LeaseEndReason.Completed, 200, null), CancellationToken.None);
         Assert.Equal(3, (await host.Other.GetSnapshotAsync(CancellationToken.None)).InFlight);
     }
+
+    [Fact]
+    public async Task TokenCounts_WaitSubmittedAgainOrLeftByAGoneActivation_CountedOnceAndDroppedAfterTheLongestQueueTimeout()
+    {
+        await using var host = await GrainTestHost.StartAsync();
+        var token = host.Grains.GetGrain<ITokenGrain>(GrainTestHost.TokenId("mid"));
+
+        // A wait whose model activation died: it is counted once, even when submitted again under the same id.
+        Assert.Equal(WaitAdmission.Admitted, await token.TryEnterWaitingAsync("req-gone", CancellationToken.None));
+        Assert.Equal(WaitAdmission.Admitted, await token.TryEnterWaitingAsync("req-gone", CancellationToken.None));
+        Assert.Equal(1, (await token.GetCountersAsync(CancellationToken.None)).Waiting);
+
+        host.Time.Advance(host.Options.QueueTimeout + TimeSpan.FromMinutes(1) + TimeSpan.FromSeconds(1));
+
+        Assert.Equal(0, (await token.GetCountersAsync(CancellationToken.None)).Waiting);
+    }
+
+    [Fact]
+    public async Task TokenCounts_LeaseItsModelNoLongerHolds_IsDroppedAtTheNextCheck()
+    {
+        await using var host = await GrainTestHost.StartAsync();
+        var grant = await host.ModelGrain.AcquireAsync(host.Request("mid"), CancellationToken.None);
+        var token = host.Grains.GetGrain<ITokenGrain>(GrainTestHost.TokenId("mid"));
+        await token.AdoptInFlightAsync(GrainTestHost.Model, "lease-of-a-gone-activation", CancellationToken.None);
+        Assert.Equal(2, (await token.GetCountersAsync(CancellationToken.None)).InFlight);
+
+        host.Time.Advance(TimeSpan.FromSeconds(10));
+
+        await Eventually.TrueAsync(async () => (await token.GetCountersAsync(CancellationToken.None)).InFlight == 1, () => "the unknown lease is still counted");
+        await host.ReleaseAsync(grant);
+        await host.AssertNothingHeldAsync();
+    }
 }

@@ -168,7 +168,7 @@ public sealed class ModelGrainTests
         await using var host = await GrainTestHost.StartAsync(configure: o =>
         {
             o.MaxLeaseLifetime = TimeSpan.FromMinutes(10);
-            o.QueueTimeout = TimeSpan.FromHours(1);
+            o.QueueTimeout = TimeSpan.FromMinutes(20);
         });
         var forgotten = await host.ModelGrain.AcquireAsync(host.Request("high"), CancellationToken.None);
         var waiter = await host.EnqueueAsync("low");
@@ -217,14 +217,19 @@ public sealed class ModelGrainTests
         await using var host = await GrainTestHost.StartAsync();
         var snapshot = (await host.SnapshotAsync()).Backends[0].Snapshot;
 
+        // Replica pushes are one-way calls: wait until the grain shows each one.
         await host.ModelGrain.OnBackendChangedAsync(snapshot with { Healthy = false, Version = snapshot.Version + 1 }, CancellationToken.None);
+        await Eventually.TrueAsync(async () => !(await host.SnapshotAsync()).Backends[0].Snapshot.Healthy, () => "unhealthy snapshot not applied");
         var refused = await host.ModelGrain.AcquireAsync(host.Request("high"), CancellationToken.None);
         Assert.Equal(LeaseOutcome.NoHealthyBackend, refused.Outcome);
 
         await host.ModelGrain.OnBackendChangedAsync(snapshot with { Version = snapshot.Version - 1 }, CancellationToken.None);
+        await host.ModelGrain.OnBackendChangedAsync(snapshot with { Healthy = false, Version = snapshot.Version + 2 }, CancellationToken.None);
+        await Eventually.TrueAsync(async () => (await host.SnapshotAsync()).Backends[0].Snapshot.Version == snapshot.Version + 2, () => "newer snapshot not applied");
         Assert.False((await host.SnapshotAsync()).Backends[0].Snapshot.Healthy, "an older snapshot replaced a newer one");
 
-        await host.ModelGrain.OnBackendChangedAsync(snapshot with { Healthy = true, Version = snapshot.Version + 2 }, CancellationToken.None);
+        await host.ModelGrain.OnBackendChangedAsync(snapshot with { Healthy = true, Version = snapshot.Version + 3 }, CancellationToken.None);
+        await Eventually.TrueAsync(async () => (await host.SnapshotAsync()).Backends[0].Snapshot.Healthy, () => "healthy snapshot not applied");
         var granted = await host.ModelGrain.AcquireAsync(host.Request("high"), CancellationToken.None);
         Assert.Equal(LeaseOutcome.Granted, granted.Outcome);
         await host.ReleaseAsync(granted);
