@@ -20,6 +20,7 @@ if $smoke; then
   run waiting-memory 1000 >/dev/null
   run quality 4 >/dev/null
   run soak 5 | grep -q "leaked leases: 0)"
+  run failover 1 >/dev/null
   echo "bench smoke: every benchmark ran"
   exit 0
 fi
@@ -30,6 +31,7 @@ overhead=$(run overhead 8)
 waiting=$(run waiting-memory 0 10000 100000)
 quality=$(run quality 60)
 soak=$(run soak 60)
+failover=$(run failover 5)
 run --filter '*WaitList*' --job short --artifacts "$artifacts" >/dev/null
 decisions=$(sed -n '/^| Method/,/^$/p' "$artifacts"/results/*WaitListBenchmarks-report-github.md | sed -e 's/\*\*//g' -e "s/&#39;/'/g")
 
@@ -48,8 +50,8 @@ warm-up). Streamed chat completions of one token from emulated replicas that ans
 the proxies' own cost: (a) one replica directly, (b) nginx (Debian) round-robin over two replicas with
 \`proxy_buffering off\` and upstream keep-alive, (c) the Dispatcher over the same two (authentication, body
 inspection, a lease from the model grain, YARP forwarding, usage metering, release), (d) the same Frontend with
-its grains in a silo process (\`Dispatcher.Silo serve\` on a private PostgreSQL): each lease is a streaming
-HTTP/2 call to the silo and each release a post to it. Each is its own process. "Added" is over (a).
+its grains in a silo process (\`Dispatcher.Silo serve\` on a private PostgreSQL) as an Orleans client: each
+lease and each release is a grain call across processes. Each is its own process. "Added" is over (a).
 
 ${overhead}
 
@@ -64,6 +66,16 @@ ${waiting}
 In the grain alone (the wait list and what a waiting call holds): \`dotnet run -c Release --project bench/Dispatcher.Benchmarks -- memory\`.
 
 ${memory}
+
+## Failover: SIGKILL of the silo hosting the model
+
+Command: \`dotnet run -c Release --project bench/Dispatcher.Benchmarks -- failover 5\`. Three silo processes and a
+Frontend in client mode on PostgreSQL, two emulated replicas (4 leases each), eight streaming clients; five times,
+the silo hosting the model (from \`GET /cluster\`) is killed with SIGKILL and a new silo joins before the next
+kill. Time: from the kill to the response headers of the first request sent after it (the Frontend forwards only
+after a grant). Membership tuned as shipped (probe 1 s, 2 missed probes, 1 vote).
+
+${failover}
 
 ## Scheduling quality through HTTP, against nginx under the same overload
 

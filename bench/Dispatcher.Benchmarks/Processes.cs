@@ -44,14 +44,16 @@ internal sealed class Processes : IAsyncDisposable
     /// A silo as its own process (<c>Dispatcher.Silo serve</c>) joining the Orleans cluster kept in
     /// <paramref name="postgres"/> on loopback ports; frontends in client mode find it through the same database.
     /// </summary>
-    public async Task SiloAsync(string postgres, params string[] settings)
+    /// <returns>Its management address, its silo endpoint as <c>/cluster</c> names it, and its process.</returns>
+    public async Task<(Uri Management, string Endpoint, Process Process)> SiloAsync(string postgres, params string[] settings)
     {
-        var managementPort = FreePort();
-        await StartAsync(Path.Combine(AppContext.BaseDirectory, "Dispatcher.Silo"),
+        var (managementPort, siloPort) = (FreePort(), FreePort());
+        var management = await StartAsync(Path.Combine(AppContext.BaseDirectory, "Dispatcher.Silo"),
             ["serve", "--urls", $"http://127.0.0.1:{managementPort}", $"--ConnectionStrings:Postgres={postgres}",
-             $"--Dispatcher:Cluster:SiloPort={FreePort()}", $"--Dispatcher:Cluster:GatewayPort={FreePort()}", "--Dispatcher:Cluster:AdvertisedAddress=127.0.0.1",
+             $"--Dispatcher:Cluster:SiloPort={siloPort}", $"--Dispatcher:Cluster:GatewayPort={FreePort()}", "--Dispatcher:Cluster:AdvertisedAddress=127.0.0.1",
              "--Logging:LogLevel:Default=Warning", .. settings],
             managementPort, "/health/ready");
+        return (management, $"127.0.0.1:{siloPort}", _started[^1]);
     }
 
     /// <summary>nginx from Debian as a plain round-robin reverse proxy without buffering in front of the replicas.</summary>

@@ -1,7 +1,7 @@
 using BenchmarkDotNet.Running;
 using Dispatcher.Benchmarks;
 
-// sim: the scheduling scenarios; memory: bytes per waiting request; soak [seconds]: the soak run;
+// sim: the scheduling scenarios; memory: bytes per waiting request; soak [seconds]: the soak run; failover [kills];
 // anything else goes to BenchmarkDotNet.
 switch (args.FirstOrDefault())
 {
@@ -19,6 +19,9 @@ switch (args.FirstOrDefault())
         break;
     case "quality":
         Console.Write(await Quality.RunAsync(TimeSpan.FromSeconds(args.Length > 1 ? double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 30)));
+        break;
+    case "failover":
+        Console.Write(await Failover.RunAsync(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 5));
         break;
     case "memory":
         Console.Write(await MemoryPerWaiter.MeasureAsync([10_000, 100_000]));

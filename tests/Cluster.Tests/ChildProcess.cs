@@ -88,6 +88,17 @@ internal sealed class ChildProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>SIGTERM, as Kubernetes stops a pod, then waits for the process to exit.</summary>
+    public async Task StopAsync(TimeSpan limit)
+    {
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        await _process.WaitForExitAsync().WaitAsync(limit);
+    }
+
     /// <summary>SIGKILL.</summary>
     public void Kill()
     {

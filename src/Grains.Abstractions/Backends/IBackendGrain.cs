@@ -1,4 +1,5 @@
 using Dispatcher.Grains.Abstractions.Models;
+using Orleans.Concurrency;
 
 namespace Dispatcher.Grains.Abstractions.Backends;
 
@@ -14,7 +15,7 @@ public interface IBackendGrain : IGrainWithStringKey
     Task<BackendSnapshot> SubscribeAsync(string model, CancellationToken cancellationToken);
 
     /// <summary>Stops change notices to <paramref name="model"/>.</summary>
-    [Alias("Unsubscribe")]
+    [Alias("Unsubscribe"), OneWay]
     Task UnsubscribeAsync(string model, CancellationToken cancellationToken);
 
     /// <summary>

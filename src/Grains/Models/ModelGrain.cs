@@ -31,6 +31,9 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     /// <summary>Every this many sweeps the model re-subscribes to its replicas (a backend grain lost with its silo comes back).</summary>
     private const int ResubscribeEvery = 5;
 
+    /// <summary>The longest an activation waits for one replica's state.</summary>
+    private static readonly TimeSpan SubscribeTimeout = TimeSpan.FromSeconds(5);
+
     private readonly DispatcherOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<ModelGrain> _logger;
@@ -76,8 +79,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         {
             if (BackendAddress.TryNormalize(backend) is { } address)
             {
-                var grain = GrainFactory.GetGrain<IBackendGrain>(BackendAddress.Key(address));
-                _backends.Add(new BackendSlot(await grain.SubscribeAsync(_model, cancellationToken)));
+                _backends.Add(new BackendSlot(await SubscribeAsync(address, model!, cancellationToken)));
             }
         }
 
@@ -99,17 +101,11 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         _sweepTimer?.Dispose();
         _ledger.Unwatch(_model);
         StopWaiting();
+
+        // One-way: a deactivation (a silo stopping) never waits on a backend grain that may be deactivating too.
         foreach (var slot in _backends)
         {
-            var grain = GrainFactory.GetGrain<IBackendGrain>(BackendAddress.Key(slot.Snapshot.Address));
-            try
-            {
-                await grain.UnsubscribeAsync(_model, cancellationToken);
-            }
-            catch (Exception exception) when (exception is not OperationCanceledException)
-            {
-                // The replica's grain may be gone with its silo; its next activation has no subscribers anyway.
-            }
+            await GrainFactory.GetGrain<IBackendGrain>(BackendAddress.Key(slot.Snapshot.Address)).UnsubscribeAsync(_model, cancellationToken);
         }
     }
 
@@ -339,6 +335,23 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         return Task.FromResult(new ModelSnapshot(_model, _waitList.Count, _leases.Count, backends, _waitList.WaitingByToken(), leases));
     }
 
+    /// <summary>
+    /// The replica's state from its backend grain. Bounded: an activation must not hang on a backend grain whose silo
+    /// is stopping or gone; it then starts from the configured cap (version 0) and the next re-subscription fills it in.
+    /// </summary>
+    private async Task<BackendSnapshot> SubscribeAsync(Uri address, ModelOptions model, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await GrainFactory.GetGrain<IBackendGrain>(BackendAddress.Key(address)).SubscribeAsync(_model, cancellationToken)
+                .WaitAsync(SubscribeTimeout, cancellationToken);
+        }
+        catch (Exception exception) when (exception is TimeoutException or OrleansException)
+        {
+            return new BackendSnapshot(address, Healthy: true, model.MaxConcurrentLeasesPerBackend ?? _options.MaxConcurrentLeasesPerBackend, Version: 0);
+        }
+    }
+
     /// <summary>Takes over a running lease this activation did not grant; null when its replica is not the model's.</summary>
     private ActiveLease? Adopt(LeaseAdoption adoption, string holderId)
     {
@@ -542,8 +555,16 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         {
             foreach (var slot in _backends)
             {
-                var snapshot = await GrainFactory.GetGrain<IBackendGrain>(BackendAddress.Key(slot.Snapshot.Address)).SubscribeAsync(_model, cancellationToken);
-                await OnBackendChangedAsync(snapshot, cancellationToken);
+                try
+                {
+                    var snapshot = await GrainFactory.GetGrain<IBackendGrain>(BackendAddress.Key(slot.Snapshot.Address)).SubscribeAsync(_model, cancellationToken)
+                        .WaitAsync(SubscribeTimeout, cancellationToken);
+                    await OnBackendChangedAsync(snapshot, cancellationToken);
+                }
+                catch (Exception exception) when (exception is TimeoutException or OrleansException)
+                {
+                    // Its backend grain is moving (a silo stopped or died); the next round will do.
+                }
             }
         }
     }

@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Dispatcher.Silo.Database;
+using Dispatcher.Silo.Tokens;
+using Dispatcher.Testing;
+using Npgsql;
+
+namespace Dispatcher.Benchmarks;
+
+/// <summary>
+/// Failover time on real processes: three silos and a Frontend in client mode on PostgreSQL, eight streaming clients,
+/// then, <c>kills</c> times, SIGKILL of the silo hosting the model (a new silo replaces it before the next kill). For
+/// each kill: the time until the first request sent after the kill gets its response headers (the Frontend forwards
+/// only after a grant, so this is the first new grant plus the replica's first byte), and the errors clients saw.
+/// </summary>
+internal static class Failover
+{
+    private const string Model = "bench-model";
+    private const string Token = "sk-bench-failover-0123456789";
+
+    public static async Task<string> RunAsync(int kills)
+    {
+        await using var processes = new Processes();
+        await using var postgres = Environment.GetEnvironmentVariable(PostgresServer.EnvironmentVariable) is { Length: > 0 }
+            ? await PostgresServer.SharedAsync()
+            : await PostgresServer.StartPrivateAsync();
+        var database = await postgres.CreateDatabaseAsync();
+        await using (var dataSource = NpgsqlDataSource.Create(database))
+        {
+            await PostgresMigrator.MigrateAsync(dataSource, CancellationToken.None);
+            await new TokenAdmin(dataSource).PutAsync("bench", Token, 1, 100000, null, CancellationToken.None);
+        }
+
+        string[] emulator = ["--Emulator:ModelName", Model, "--Emulator:StepBase", "00:00:00.020", "--Emulator:StepPerRunning", "00:00:00"];
+        var first = await processes.EmulatorAsync(emulator);
+        var second = await processes.EmulatorAsync(emulator);
+        string[] settings = [$"--Dispatcher:Models:0:Name={Model}", $"--Dispatcher:Models:0:Backends:0={first}", $"--Dispatcher:Models:0:Backends:1={second}",
+            "--Dispatcher:Capacity:UseMetrics=false", "--Dispatcher:MaxConcurrentLeasesPerBackend=4"];
+        var silos = new List<(Uri Management, string Endpoint, Process Process)>();
+        for (var i = 0; i < 3; i++)
+        {
+            silos.Add(await processes.SiloAsync(database, settings));
+        }
+
+        var (frontend, _) = await processes.DispatcherAsync([.. settings, "--Dispatcher:Cluster:Mode=Client", $"--ConnectionStrings:Postgres={database}"]);
+        var clock = Stopwatch.StartNew();
+        var headers = new List<(TimeSpan Sent, TimeSpan Headers)>();
+        var errors = 0;
+        var requests = 0;
+        using var stop = new CancellationTokenSource();
+        var clients = Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+        {
+            using var http = new HttpClient { BaseAddress = frontend, Timeout = TimeSpan.FromSeconds(60) };
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+            while (!stop.IsCancellationRequested)
+            {
+                var sent = clock.Elapsed;
+                using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+                {
+                    Content = new StringContent($"{{\"model\":\"{Model}\",\"messages\":[{{\"role\":\"user\",\"content\":\"Hi\"}}],\"max_tokens\":8,\"stream\":true}}", Encoding.UTF8, "application/json"),
+                };
+                try
+                {
+                    using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+                    var arrived = clock.Elapsed;
+                    var body = await response.Content.ReadAsStringAsync();
+                    var ok = response.IsSuccessStatusCode && body.Contains("[DONE]", StringComparison.Ordinal);
+                    lock (headers)
+                    {
+                        requests++;
+                        errors += ok ? 0 : 1;
+                        if (ok)
+                        {
+                            headers.Add((sent, arrived));
+                        }
+                    }
+                }
+                catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
+                {
+                    Interlocked.Increment(ref errors);
+                }
+            }
+        })).ToList();
+
+        var takeovers = new List<TimeSpan>();
+        using var management = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        for (var kill = 0; kill < kills; kill++)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            var live = silos.Where(s => !s.Process.HasExited).ToList();
+            using var view = JsonDocument.Parse(await management.GetStringAsync(new Uri(live[0].Management, "/cluster")));
+            var hosting = view.RootElement.GetProperty("models").GetProperty(Model).GetString();
+            var victim = live.Single(s => s.Endpoint == hosting);
+            var killedAt = clock.Elapsed;
+            victim.Process.Kill();
+            await victim.Process.WaitForExitAsync();
+
+            // The first request sent after the kill that got its headers.
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            TimeSpan? resumed = null;
+            while (resumed is null && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(20);
+                lock (headers)
+                {
+                    resumed = headers.Where(h => h.Sent > killedAt).Select(h => (TimeSpan?)h.Headers).Min();
+                }
+            }
+
+            takeovers.Add((resumed ?? TimeSpan.FromSeconds(30) + killedAt) - killedAt);
+            silos.Add(await processes.SiloAsync(database, settings)); // back to three before the next kill
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        await stop.CancelAsync();
+        await Task.WhenAll(clients);
+        var sorted = takeovers.Order().ToList();
+        return string.Create(CultureInfo.InvariantCulture,
+            $"| kills | first new grant after SIGKILL, min / median / max | requests | client errors |{Environment.NewLine}" +
+            $"| ---: | --- | ---: | ---: |{Environment.NewLine}" +
+            $"| {kills} | {sorted[0].TotalSeconds:0.00} / {sorted[sorted.Count / 2].TotalSeconds:0.00} / {sorted[^1].TotalSeconds:0.00} s | {requests} | {errors} |{Environment.NewLine}" +
+            $"{Environment.NewLine}Each kill: {string.Join(", ", takeovers.Select(t => t.TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture)))} s{Environment.NewLine}");
+    }
+}

@@ -1,0 +1,196 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Dispatcher.Silo.Database;
+using Dispatcher.Silo.Tokens;
+using Dispatcher.Testing;
+using Dispatcher.VllmEmulator;
+using Npgsql;
+
+namespace Dispatcher.Cluster.Tests;
+
+/// <summary>
+/// A whole dispatcher on loopback as real processes: silos (<c>Dispatcher.Silo serve</c>) and Frontends in client mode
+/// on a private PostgreSQL database, in front of emulated replicas (two, four leases each), with one token.
+/// </summary>
+internal sealed class Fleet : IAsyncDisposable
+{
+    public const string Model = "cluster-model";
+    public const string Token = "sk-cluster-test-0123456789";
+
+    private readonly PostgresServer _postgres;
+    private readonly string[] _shared;
+
+    private Fleet(PostgresServer postgres, List<EmulatorServer> replicas, string[] shared)
+    {
+        _postgres = postgres;
+        Replicas = replicas;
+        _shared = shared;
+    }
+
+    public List<EmulatorServer> Replicas { get; }
+
+    public List<Silo> Silos { get; } = [];
+
+    public List<Frontend> Frontends { get; } = [];
+
+    /// <summary>Every answer clients got: "ok" or the status and body.</summary>
+    public ConcurrentBag<string> Statuses { get; } = [];
+
+    public static async Task<Fleet> StartAsync(int silos, int frontends)
+    {
+        var postgres = Environment.GetEnvironmentVariable(PostgresServer.EnvironmentVariable) is { Length: > 0 }
+            ? await PostgresServer.SharedAsync()
+            : await PostgresServer.StartPrivateAsync();
+        var database = await postgres.CreateDatabaseAsync();
+        await using (var dataSource = NpgsqlDataSource.Create(database))
+        {
+            await PostgresMigrator.MigrateAsync(dataSource, CancellationToken.None);
+            await new TokenAdmin(dataSource).PutAsync("cluster-test", Token, 5, 1000, null, CancellationToken.None);
+        }
+
+        var replicas = new List<EmulatorServer>();
+        for (var i = 0; i < 2; i++)
+        {
+            replicas.Add(await EmulatorServer.StartAsync(new EmulatorOptions
+            {
+                ModelName = Model,
+                StepBase = TimeSpan.FromMilliseconds(25),
+                StepPerRunning = TimeSpan.Zero,
+                DefaultCompletionTokens = 8,
+            }));
+        }
+
+        string[] shared =
+        [
+            $"--ConnectionStrings:Postgres={database}", "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:Orleans=Error",
+            "--Logging:LogLevel:Dispatcher.Frontend=Debug", "--Dispatcher:Dashboard:Open=true",
+            $"--Dispatcher:Models:0:Name={Model}", $"--Dispatcher:Models:0:Backends:0={replicas[0].BaseAddress}", $"--Dispatcher:Models:0:Backends:1={replicas[1].BaseAddress}",
+            "--Dispatcher:Models:0:MaxConcurrentLeasesPerBackend=4", "--Dispatcher:Capacity:UseMetrics=false",
+        ];
+        var fleet = new Fleet(postgres, replicas, shared);
+        for (var i = 0; i < silos; i++)
+        {
+            await fleet.StartSiloAsync();
+        }
+
+        for (var i = 0; i < frontends; i++)
+        {
+            var address = $"http://127.0.0.1:{FreePort.Next()}";
+            var process = ChildProcess.Start($"frontend-{i}", "Dispatcher.Frontend.dll", ["--urls", address, "--Dispatcher:Cluster:Mode=Client", .. shared]);
+            fleet.Frontends.Add(new Frontend(process, address));
+            await process.WaitReadyAsync($"{address}/health/ready", TimeSpan.FromSeconds(60));
+        }
+
+        return fleet;
+    }
+
+    /// <summary>Starts one more silo and waits until it is ready.</summary>
+    public async Task<Silo> StartSiloAsync()
+    {
+        var (siloPort, management) = (FreePort.Next(), $"http://127.0.0.1:{FreePort.Next()}");
+        var process = ChildProcess.Start($"silo-{Silos.Count}", "Dispatcher.Silo.dll",
+            ["serve", "--urls", management, $"--Dispatcher:Cluster:SiloPort={siloPort}", $"--Dispatcher:Cluster:GatewayPort={FreePort.Next()}",
+             "--Dispatcher:Cluster:AdvertisedAddress=127.0.0.1", .. _shared]);
+        var silo = new Silo(process, $"127.0.0.1:{siloPort}", management);
+        Silos.Add(silo);
+        await process.WaitReadyAsync($"{management}/health/ready", TimeSpan.FromSeconds(60));
+        return silo;
+    }
+
+    /// <summary>Clients sending streamed chat completions one after the other until <paramref name="stop"/>.</summary>
+    public List<Task> Load(int clients, CancellationToken stop, Func<int, Frontend>? frontendOf = null) =>
+        [.. Enumerable.Range(0, clients).Select(c => Task.Run(async () =>
+        {
+            using var http = new HttpClient { BaseAddress = new Uri((frontendOf ?? (i => Frontends[i % Frontends.Count]))(c).Address), Timeout = TimeSpan.FromSeconds(60) };
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+            while (!stop.IsCancellationRequested)
+            {
+                using var content = new StringContent($"{{\"model\":\"{Model}\",\"messages\":[{{\"role\":\"user\",\"content\":\"Hello\"}}],\"max_tokens\":8,\"stream\":true}}", Encoding.UTF8, "application/json");
+                using var response = await http.PostAsync("/v1/chat/completions", content, CancellationToken.None);
+                var body = await response.Content.ReadAsStringAsync(CancellationToken.None);
+                Statuses.Add(response.StatusCode == HttpStatusCode.OK && body.Contains("[DONE]", StringComparison.Ordinal) ? "ok" : $"{(int)response.StatusCode} {body}");
+            }
+        }, CancellationToken.None))];
+
+    /// <summary>Waits for the clients; a client that failed brings the Frontends' logs with it.</summary>
+    public async Task WaitAsync(List<Task> clients)
+    {
+        try
+        {
+            await Task.WhenAll(clients).WaitAsync(TimeSpan.FromSeconds(90));
+        }
+        catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException or TimeoutException or IOException)
+        {
+            throw new InvalidOperationException($"a client failed: {exception.Message}{Environment.NewLine}"
+                + string.Join(Environment.NewLine, Frontends.Select(f => $"--- {f.Process.Name}:{Environment.NewLine}{f.Process.Output}")), exception);
+        }
+    }
+
+    /// <summary>The silo endpoint hosting the model's grain now, asked of <paramref name="silo"/>.</summary>
+    public static async Task<string> HostOfModelAsync(Silo silo)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        using var json = JsonDocument.Parse(await http.GetStringAsync($"{silo.Management}/cluster"));
+        return json.RootElement.GetProperty("models").GetProperty(Model).GetString()!;
+    }
+
+    /// <summary>Every client answer was a complete stream, and no request reached a replica twice or got lost.</summary>
+    public void AssertEveryRequestServedOnce()
+    {
+        var failures = Statuses.Where(s => s != "ok").ToList();
+        Assert.True(failures.Count == 0, $"{failures.Count} of {Statuses.Count} requests failed: {string.Join(" | ", failures.Take(5))}");
+        var ids = Replicas.SelectMany(r => r.RequestIds).ToList();
+        Assert.Equal(ids.Count, ids.Distinct(StringComparer.Ordinal).Count());
+        Assert.Equal(Statuses.Count, ids.Count);
+    }
+
+    /// <summary>Waits until the model holds nothing: no waiter, no lease, no replica count (asked of <paramref name="silo"/>).</summary>
+    public static async Task AssertNothingHeldAsync(Silo silo, TimeSpan limit)
+    {
+        var state = "";
+        var deadline = DateTime.UtcNow + limit;
+        using var http = new HttpClient();
+        while (true)
+        {
+            state = await http.GetStringAsync($"{silo.Management}/dashboard/api/state");
+            using var json = JsonDocument.Parse(state);
+            var model = json.RootElement.GetProperty("models")[0];
+            var clean = model.GetProperty("waiting").GetInt32() == 0 && model.GetProperty("inFlight").GetInt32() == 0
+                && model.GetProperty("replicas").EnumerateArray().All(r => r.GetProperty("leases").GetInt32() == 0);
+            if (clean)
+            {
+                return;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"still held after {limit}: {state}");
+            await Task.Delay(200);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var frontend in Frontends)
+        {
+            await frontend.Process.DisposeAsync();
+        }
+
+        foreach (var silo in Silos)
+        {
+            await silo.Process.DisposeAsync();
+        }
+
+        foreach (var replica in Replicas)
+        {
+            await replica.DisposeAsync();
+        }
+
+        await _postgres.DisposeAsync();
+    }
+
+    public sealed record Silo(ChildProcess Process, string Endpoint, string Management);
+
+    public sealed record Frontend(ChildProcess Process, string Address);
+}
