@@ -6,7 +6,8 @@ namespace Dispatcher.Frontend.Forwarding;
 /// Wraps the client's response stream and watches the bytes on their way through, without holding any back:
 /// it keeps the last <c>"prompt_tokens":N</c> and <c>"completion_tokens":N</c> it sees (vLLM's <c>usage</c>, in a
 /// JSON body or in the final SSE chunk) and counts SSE <c>data:</c> events, so a lease can be released with
-/// what the request generated. Writes and flushes pass straight through. Not thread-safe (one response).
+/// what the request generated. Writes and flushes pass straight through, one at a time (the forwarder's and the
+/// watchdog's final event never overlap).
 /// </summary>
 internal sealed class UsageMeter(Stream inner) : Stream
 {
@@ -15,6 +16,10 @@ internal sealed class UsageMeter(Stream inner) : Stream
     private static readonly byte[] EventStart = "data: {"u8.ToArray();
 
     private readonly Lock _writeGate = new();
+
+    // One write or flush at a time on the client's stream: the watchdog's final event must not overlap a chunk the
+    // forwarder is still writing (the response body does not take concurrent writes).
+    private readonly SemaphoreSlim _writing = new(1, 1);
     private bool _ended;
     private int _promptMatched;
     private int _completionMatched;
@@ -53,8 +58,17 @@ internal sealed class UsageMeter(Stream inner) : Stream
             _ended = true;
         }
 
-        await inner.WriteAsync(finalEvent, cancellationToken);
-        await inner.FlushAsync(cancellationToken);
+        await _writing.WaitAsync(cancellationToken);
+        try
+        {
+            await inner.WriteAsync(finalEvent, cancellationToken);
+            await inner.FlushAsync(cancellationToken);
+        }
+        finally
+        {
+            _writing.Release();
+        }
+
         return true;
     }
 
@@ -85,8 +99,23 @@ internal sealed class UsageMeter(Stream inner) : Stream
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
-        Accept(buffer.Span) ? inner.WriteAsync(buffer, cancellationToken) : ValueTask.CompletedTask;
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (!Accept(buffer.Span))
+        {
+            return;
+        }
+
+        await _writing.WaitAsync(cancellationToken);
+        try
+        {
+            await inner.WriteAsync(buffer, cancellationToken);
+        }
+        finally
+        {
+            _writing.Release();
+        }
+    }
 
     /// <summary>Scans a write and says whether it still goes to the client (not after the dispatcher ended the stream).</summary>
     private bool Accept(ReadOnlySpan<byte> buffer)
@@ -106,7 +135,28 @@ internal sealed class UsageMeter(Stream inner) : Stream
 
     public override void Flush() => inner.Flush();
 
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+    public override async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        await _writing.WaitAsync(cancellationToken);
+        try
+        {
+            await inner.FlushAsync(cancellationToken);
+        }
+        finally
+        {
+            _writing.Release();
+        }
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _writing.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
 
     public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
