@@ -87,7 +87,7 @@ internal static class Overhead
             var rps = group.ToDictionary(r => r.Target, r => r.Result.RequestsPerSecond);
             text.AppendLine(string.Create(CultureInfo.InvariantCulture,
                 $"- concurrency {group.Key}: Dispatcher {rps["Dispatcher"]:0} req/s = {rps["Dispatcher"] / rps["nginx round-robin"]:0.00}x nginx, {rps["Dispatcher"] / rps["emulator directly"]:0.00}x the replica alone; " +
-                $"with a remote silo {rps[RemoteTarget]:0} req/s = {rps[RemoteTarget] / rps["Dispatcher"]:0.00}x the embedded silo."));
+                $"as a client of a silo process {rps[RemoteTarget]:0} req/s = {rps[RemoteTarget] / rps["Dispatcher"]:0.00}x the embedded silo."));
         }
 
         return text.ToString();
