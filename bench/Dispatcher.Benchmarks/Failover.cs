@@ -24,9 +24,7 @@ internal static class Failover
     public static async Task<string> RunAsync(int kills)
     {
         await using var processes = new Processes();
-        await using var postgres = Environment.GetEnvironmentVariable(PostgresServer.EnvironmentVariable) is { Length: > 0 }
-            ? await PostgresServer.SharedAsync()
-            : await PostgresServer.StartPrivateAsync();
+        var postgres = await PostgresServer.SharedAsync(); // CI's server, or a private one stopped at exit
         var database = await postgres.CreateDatabaseAsync();
         await using (var dataSource = NpgsqlDataSource.Create(database))
         {

@@ -34,9 +34,7 @@ internal static class Overhead
 
         // (d) the same Frontend as an Orleans client of a silo process (membership and tokens in PostgreSQL: the server
         // CI started, or a private one): every lease and release is a grain call across processes.
-        await using var postgres = Environment.GetEnvironmentVariable(PostgresServer.EnvironmentVariable) is { Length: > 0 }
-            ? await PostgresServer.SharedAsync()
-            : await PostgresServer.StartPrivateAsync();
+        var postgres = await PostgresServer.SharedAsync(); // CI's server, or a private one stopped at exit
         var database = await postgres.CreateDatabaseAsync();
         await using (var dataSource = NpgsqlDataSource.Create(database))
         {

@@ -20,12 +20,10 @@ internal sealed class Fleet : IAsyncDisposable
     public const string Model = "cluster-model";
     public const string Token = "sk-cluster-test-0123456789";
 
-    private readonly PostgresServer _postgres;
     private readonly string[] _shared;
 
-    private Fleet(PostgresServer postgres, List<EmulatorServer> replicas, string[] shared)
+    private Fleet(List<EmulatorServer> replicas, string[] shared)
     {
-        _postgres = postgres;
         Replicas = replicas;
         _shared = shared;
     }
@@ -41,9 +39,7 @@ internal sealed class Fleet : IAsyncDisposable
 
     public static async Task<Fleet> StartAsync(int silos, int frontends)
     {
-        var postgres = Environment.GetEnvironmentVariable(PostgresServer.EnvironmentVariable) is { Length: > 0 }
-            ? await PostgresServer.SharedAsync()
-            : await PostgresServer.StartPrivateAsync();
+        var postgres = await PostgresServer.SharedAsync(); // CI's server, or a private one stopped at exit
         var database = await postgres.CreateDatabaseAsync();
         await using (var dataSource = NpgsqlDataSource.Create(database))
         {
@@ -70,7 +66,7 @@ internal sealed class Fleet : IAsyncDisposable
             $"--Dispatcher:Models:0:Name={Model}", $"--Dispatcher:Models:0:Backends:0={replicas[0].BaseAddress}", $"--Dispatcher:Models:0:Backends:1={replicas[1].BaseAddress}",
             "--Dispatcher:Models:0:MaxConcurrentLeasesPerBackend=4", "--Dispatcher:Capacity:UseMetrics=false",
         ];
-        var fleet = new Fleet(postgres, replicas, shared);
+        var fleet = new Fleet(replicas, shared);
         for (var i = 0; i < silos; i++)
         {
             await fleet.StartSiloAsync();
@@ -186,8 +182,6 @@ internal sealed class Fleet : IAsyncDisposable
         {
             await replica.DisposeAsync();
         }
-
-        await _postgres.DisposeAsync();
     }
 
     public sealed record Silo(ChildProcess Process, string Endpoint, string Management);
