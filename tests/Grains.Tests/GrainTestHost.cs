@@ -63,7 +63,9 @@ internal sealed class GrainTestHost : IAsyncDisposable
         configure?.Invoke(options);
         Assert.Empty(DispatcherOptionsValidator.Validate(options));
         var host = new GrainTestHost(options, tokenStore, silos);
-        await host._cluster.DeployAsync();
+
+        // Orleans runs on the fake clock too: keep it moving while the silos start, so no start-up wait stalls.
+        await host.WithMovingClockAsync(() => host._cluster.DeployAsync().WaitAsync(TimeSpan.FromSeconds(60)));
         return host;
     }
 
@@ -142,7 +144,13 @@ internal sealed class GrainTestHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        // Orleans runs on the fake clock too: keep it moving while the silos shut down, so no shutdown wait stalls.
+        // Bounded: a silo stuck in shutdown must not hold the test run (its failure shows in the test's own asserts).
+        await WithMovingClockAsync(() => _cluster.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30)).ContinueWith(static _ => { }, TaskScheduler.Default));
+    }
+
+    /// <summary>Runs <paramref name="work"/> while the fake clock moves 200 ms every 10 ms (start-up and shutdown only).</summary>
+    private async Task WithMovingClockAsync(Func<Task> work)
+    {
         using var stopped = new CancellationTokenSource();
         var clock = Task.Run(async () =>
         {
@@ -152,9 +160,14 @@ internal sealed class GrainTestHost : IAsyncDisposable
                 await Task.Delay(10, CancellationToken.None);
             }
         }, CancellationToken.None);
-        // Bounded: a silo stuck in shutdown must not hold the test run (its failure shows in the test's own asserts).
-        await _cluster.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30)).ContinueWith(static _ => { }, TaskScheduler.Default);
-        await stopped.CancelAsync();
-        await clock;
+        try
+        {
+            await work();
+        }
+        finally
+        {
+            await stopped.CancelAsync();
+            await clock;
+        }
     }
 }
