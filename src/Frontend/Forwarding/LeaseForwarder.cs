@@ -61,7 +61,7 @@ internal sealed partial class LeaseForwarder(
             catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
             {
                 // The grant may have crossed the cancellation: the grain releases a lease nobody will use.
-                await AbandonAsync(model, requestId);
+                await EndAsync(ct => model.AbandonAsync(requestId, ct), requestId);
                 Log.ClientAborted(logger, requestId, body.Model, "waiting");
                 metrics.Request(body.Model, priority, "cancelled");
                 return;
@@ -113,7 +113,7 @@ internal sealed partial class LeaseForwarder(
                 int? status = context.Response.HasStarted ? context.Response.StatusCode : null;
                 var usage = context.Response.StatusCode < 400 ? meter.Usage : null;
                 renewer.Drop(body.Model, grant.LeaseId!);
-                await ReleaseAsync(model, new LeaseRelease(grant.LeaseId!, reason, status, usage), requestId);
+                await EndAsync(ct => model.ReleaseAsync(new LeaseRelease(grant.LeaseId!, reason, status, usage), ct), requestId);
                 metrics.LeaseDuration(body.Model, reason.ToString(), time.GetElapsedTime(leaseStarted));
             }
 
@@ -193,29 +193,20 @@ internal sealed partial class LeaseForwarder(
         }
     }
 
-    private async Task AbandonAsync(IModelGrain model, string requestId)
+    /// <summary>
+    /// A last call about a request (its release, or that it was given up), bounded by <see cref="ReleaseTimeout"/> and
+    /// raced against it. A failure is only logged: the activation is gone or unreachable, and if it lives on, the
+    /// holder reconciliation takes the lease back.
+    /// </summary>
+    private async Task EndAsync(Func<CancellationToken, Task> call, string requestId)
     {
         using var timeout = new CancellationTokenSource(ReleaseTimeout, time);
         try
         {
-            await model.AbandonAsync(requestId, timeout.Token).WaitAsync(timeout.Token);
+            await call(timeout.Token).WaitAsync(timeout.Token);
         }
         catch (Exception exception) when (exception is OperationCanceledException || ClusterCall.IsClusterFailure(exception))
         {
-            Log.ReleaseFailed(logger, requestId, exception.GetType().Name);
-        }
-    }
-
-    private async Task ReleaseAsync(IModelGrain model, LeaseRelease release, string requestId)
-    {
-        using var timeout = new CancellationTokenSource(ReleaseTimeout, time);
-        try
-        {
-            await model.ReleaseAsync(release, timeout.Token).WaitAsync(timeout.Token);
-        }
-        catch (Exception exception) when (exception is OperationCanceledException || ClusterCall.IsClusterFailure(exception))
-        {
-            // The activation that granted it is gone or unreachable; its holder expiry takes the lease back if it lives.
             Log.ReleaseFailed(logger, requestId, exception.GetType().Name);
         }
     }
