@@ -10,13 +10,12 @@ public static class GrainsServiceCollectionExtensions
 {
     /// <summary>
     /// Registers the grains' services: the clock, the token store from configuration (unless another
-    /// <see cref="ITokenStore"/> was registered first), the in-flight ledger and the metrics.
+    /// <see cref="ITokenStore"/> was registered first) and the metrics.
     /// </summary>
     public static IServiceCollection AddDispatcherGrains(this IServiceCollection services)
     {
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ITokenStore, ConfigurationTokenStore>();
-        services.TryAddSingleton<InFlightLedger>();
         services.TryAddSingleton<GrainsMetrics>();
         return services;
     }

@@ -59,8 +59,8 @@ public interface IModelGrain : IGrainWithStringKey
     Task OnBackendChangedAsync(BackendSnapshot snapshot, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Told when a lease of <paramref name="tokenId"/> ended in this silo, so requests of that token held back by its
-    /// in-flight limit may go.
+    /// Told by the token's grain that one of <paramref name="tokenId"/>'s in-flight slots freed (after this model was
+    /// refused one), so requests of that token held back by its limit may ask again.
     /// </summary>
     [Alias("OnTokenReleased"), OneWay]
     Task OnTokenReleasedAsync(string tokenId, CancellationToken cancellationToken);

@@ -8,6 +8,8 @@ namespace Dispatcher.Grains.Abstractions.Tokens;
 /// all models and silos. Waiting requests are counted by request id and in-flight ones by lease id, so counting one
 /// twice (a request submitted again, a lease adopted after a failover) is harmless; counts that died with a model
 /// grain's activation are dropped (waits older than the longest queue timeout, leases their model no longer holds).
+/// The in-flight limit is kept here for the whole cluster: a waiting request takes a slot
+/// (<see cref="TryTakeSlotAsync"/>) before its model grain grants it.
 /// </summary>
 [Alias("dispatcher.ITokenGrain")]
 public interface ITokenGrain : IGrainWithStringKey
@@ -22,6 +24,17 @@ public interface ITokenGrain : IGrainWithStringKey
     /// </summary>
     [Alias("TryEnterWaiting")]
     Task<WaitAdmission> TryEnterWaitingAsync(string requestId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Takes one of the token's <see cref="TokenPolicy.MaxInFlight"/> slots for waiting request
+    /// <paramref name="requestId"/> of <paramref name="model"/>, which may then be granted (the slot becomes its lease's
+    /// in <see cref="LeaveWaitingAsync"/>, or is given back there when it leaves without one). False when every slot is
+    /// taken, in the whole cluster: <paramref name="model"/> is then told through
+    /// <see cref="Models.IModelGrain.OnTokenReleasedAsync"/> when one frees. True at once for a token without a limit.
+    /// Asking again for a request that holds a slot is harmless.
+    /// </summary>
+    [Alias("TryTakeSlot")]
+    Task<bool> TryTakeSlotAsync(string model, string requestId, CancellationToken cancellationToken);
 
     /// <summary>
     /// Request <paramref name="requestId"/> left <paramref name="model"/>'s wait list: granted as

@@ -11,6 +11,5 @@ namespace Dispatcher.Grains.Models;
 /// <param name="Cost">The units of service charged when it arrived.</param>
 /// <param name="Slot">The replica it runs on.</param>
 /// <param name="GrantedAt">When it was granted.</param>
-/// <param name="HoldsTokenSlot">True when it took one of its token's in-flight slots.</param>
 /// <param name="Adopted">True when it was granted by an earlier activation elsewhere and taken over here.</param>
-internal sealed record ActiveLease(string LeaseId, string RequestId, string? HolderId, string TokenId, int Priority, long Cost, BackendSlot Slot, DateTimeOffset GrantedAt, bool HoldsTokenSlot, bool Adopted);
+internal sealed record ActiveLease(string LeaseId, string RequestId, string? HolderId, string TokenId, int Priority, long Cost, BackendSlot Slot, DateTimeOffset GrantedAt, bool Adopted);

@@ -33,6 +33,9 @@ internal sealed partial class ModelGrain
         [LoggerMessage(GrainsEventIds.WaitersStopped, LogLevel.Information, "Silo stopping: {Waiters} waiting requests for {Model} sent back to be submitted again")]
         public static partial void WaitersStopped(ILogger logger, string model, int waiters);
 
+        [LoggerMessage(GrainsEventIds.TokenSlotFailed, LogLevel.Warning, "Request {RequestId} for {Model}: its token's grain did not answer for an in-flight slot ({Error}); asking again at the next sweep")]
+        public static partial void TokenSlotFailed(ILogger logger, string requestId, string model, string error);
+
         [LoggerMessage(GrainsEventIds.BackendChanged, LogLevel.Trace, "Replica {Backend} of {Model}: healthy {Healthy}, running {Running}, {PerUserRate} tokens/s per user")]
         public static partial void BackendChanged(ILogger logger, Uri backend, string model, bool healthy, int running, double perUserRate);
     }

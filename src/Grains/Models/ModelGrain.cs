@@ -6,7 +6,6 @@ using Dispatcher.Grains.Abstractions.Tokens;
 using Dispatcher.Grains.Capacity;
 using Dispatcher.Grains.Scheduling;
 using Dispatcher.Grains.Telemetry;
-using Dispatcher.Grains.Tokens;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -34,10 +33,12 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     /// <summary>The longest an activation waits for one replica's state.</summary>
     private static readonly TimeSpan SubscribeTimeout = TimeSpan.FromSeconds(5);
 
+    /// <summary>The longest a token's grain is waited for an in-flight slot (it may be moving to another silo).</summary>
+    private static readonly TimeSpan TokenSlotTimeout = TimeSpan.FromSeconds(5);
+
     private readonly DispatcherOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<ModelGrain> _logger;
-    private readonly InFlightLedger _ledger;
     private readonly GrainsMetrics _metrics;
     private readonly IHostApplicationLifetime _lifetime;
     private readonly WaitList _waitList;
@@ -46,6 +47,9 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     private readonly Dictionary<string, ActiveLease> _leases = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTimeOffset> _holders = new(StringComparer.Ordinal);
     private readonly List<BackendSlot> _backends = [];
+
+    /// <summary>Tokens whose requests here are parked because their grain refused an in-flight slot (or did not answer).</summary>
+    private readonly HashSet<string> _tokensWithoutSlot = new(StringComparer.Ordinal);
     private string _model = "";
     private TimeSpan _queueTimeout;
     private AdmissionPolicy _admission = null!;
@@ -58,10 +62,9 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     private int _rotation;
     private int _sweeps;
 
-    public ModelGrain(IOptions<DispatcherOptions> options, InFlightLedger ledger, GrainsMetrics metrics, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<ModelGrain> logger)
+    public ModelGrain(IOptions<DispatcherOptions> options, GrainsMetrics metrics, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<ModelGrain> logger)
     {
         _options = options.Value;
-        _ledger = ledger;
         _metrics = metrics;
         _time = time;
         _lifetime = lifetime;
@@ -99,7 +102,6 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         await _stoppingRegistration.DisposeAsync();
         _timeoutTimer?.Dispose();
         _sweepTimer?.Dispose();
-        _ledger.Unwatch(_model);
         StopWaiting();
 
         // One-way: a deactivation (a silo stopping) never waits on a backend grain that may be deactivating too.
@@ -200,12 +202,6 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         if (!lease.Adopted)
         {
             _waitList.Released(lease.TokenId, lease.Priority, lease.Cost, release.Usage?.CompletionTokens);
-        }
-
-        if (lease.HoldsTokenSlot)
-        {
-            _ledger.Release(lease.TokenId); // other models waiting on this token are told
-            _waitList.Unpark(lease.TokenId);
         }
 
         Log.Released(_logger, release.LeaseId, release.Reason.ToString(), release.StatusCode);
@@ -320,6 +316,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
 
     public Task OnTokenReleasedAsync(string tokenId, CancellationToken cancellationToken)
     {
+        _tokensWithoutSlot.Remove(tokenId);
         if (_waitList.Unpark(tokenId))
         {
             GrantWhilePossible();
@@ -362,16 +359,10 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             return null;
         }
 
-        // Counted as it is, even above a limit: the request already runs, refusing it would stop nothing.
-        var limited = adoption.MaxInFlight is not null;
-        if (limited)
-        {
-            _ledger.Adopt(adoption.TokenId);
-        }
-
+        // Counted as it is, even above its token's limit: the request already runs, refusing it would stop nothing.
         slot.LeasesInFlight++;
         _metrics.Adjust(_model, adoption.Priority, waiting: 0, inFlight: 1);
-        var lease = new ActiveLease(adoption.LeaseId, adoption.RequestId, holderId, adoption.TokenId, adoption.Priority, 1, slot, _time.GetUtcNow() - adoption.Held, limited, Adopted: true);
+        var lease = new ActiveLease(adoption.LeaseId, adoption.RequestId, holderId, adoption.TokenId, adoption.Priority, 1, slot, _time.GetUtcNow() - adoption.Held, Adopted: true);
         _leases.Add(adoption.LeaseId, lease);
         Log.Adopted(_logger, adoption.LeaseId, adoption.RequestId, slot.Snapshot.Address);
         return lease;
@@ -389,16 +380,18 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             }
 
             var request = waiter.Request;
-            var limited = request.MaxInFlight is not null;
-            if (limited)
+            if (request.MaxInFlight is not null && waiter.TokenSlot != TokenSlot.Held)
             {
-                // Watch first, so a slot freed right after a refused TryAcquire still wakes this model.
-                _ledger.Watch(request.TokenId, _model);
-                if (!_ledger.TryAcquire(request.TokenId, request.MaxInFlight!.Value))
+                // The token's grain keeps its in-flight limit for the whole cluster: its requests here are held back
+                // until it gives this one a slot (or, refused, says that one freed).
+                _waitList.Park(waiter);
+                if (waiter.TokenSlot == TokenSlot.None)
                 {
-                    _waitList.Park(waiter);
-                    continue;
+                    waiter.TokenSlot = TokenSlot.Asked;
+                    _ = AskTokenSlotAsync(waiter);
                 }
+
+                continue;
             }
 
             var slot = _backends[index];
@@ -406,12 +399,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             var waited = _time.GetElapsedTime(waiter.EnqueuedTimestamp);
             if (!waiter.Completion.TrySetResult(new LeaseGrant(LeaseOutcome.Granted, leaseId, slot.Snapshot.Address, waited, null)))
             {
-                RemoveWaiter(waiter); // the caller went away a moment ago; nothing was consumed
-                if (limited)
-                {
-                    _ledger.Release(request.TokenId);
-                }
-
+                RemoveWaiter(waiter); // the caller went away a moment ago (its AcquireAsync turn gives a token slot back)
                 continue;
             }
 
@@ -420,8 +408,50 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             _metrics.Adjust(_model, request.Priority, waiting: -1, inFlight: 1);
             _rotation = (index + 1) % _backends.Count;
             slot.LeasesInFlight++;
-            _leases.Add(leaseId, new ActiveLease(leaseId, request.RequestId, request.HolderId, request.TokenId, request.Priority, waiter.Cost, slot, _time.GetUtcNow(), limited, Adopted: false));
+            _leases.Add(leaseId, new ActiveLease(leaseId, request.RequestId, request.HolderId, request.TokenId, request.Priority, waiter.Cost, slot, _time.GetUtcNow(), Adopted: false));
             Log.Granted(_logger, leaseId, request.RequestId, slot.Snapshot.Address, waited.TotalMilliseconds);
+        }
+    }
+
+    /// <summary>
+    /// Asks <paramref name="waiter"/>'s token grain for an in-flight slot (its token's requests here are parked
+    /// meanwhile). Taken: they go back in line. Refused or failed: they stay parked until the token grain says a slot
+    /// freed, or the next sweep asks again.
+    /// </summary>
+    private async Task AskTokenSlotAsync(Waiter waiter)
+    {
+        var request = waiter.Request;
+        var token = GrainFactory.GetGrain<ITokenGrain>(request.TokenId);
+        bool taken;
+        try
+        {
+            taken = await token.TryTakeSlotAsync(_model, request.RequestId, CancellationToken.None).WaitAsync(TokenSlotTimeout);
+        }
+        catch (Exception exception) when (exception is TimeoutException or OrleansException)
+        {
+            Log.TokenSlotFailed(_logger, request.RequestId, _model, exception.GetType().Name);
+            taken = false;
+        }
+
+        waiter.TokenSlot = taken ? TokenSlot.Held : TokenSlot.None;
+        if (!waiter.IsWaiting)
+        {
+            if (taken)
+            {
+                // It left while the slot was on its way (its own leave may have reached the token grain first).
+                await token.LeaveWaitingAsync(_model, request.RequestId, null, CancellationToken.None);
+            }
+
+            return;
+        }
+
+        if (!taken)
+        {
+            _tokensWithoutSlot.Add(request.TokenId);
+        }
+        else if (_waitList.Unpark(request.TokenId))
+        {
+            GrantWhilePossible();
         }
     }
 
@@ -542,6 +572,19 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             {
                 await ReleaseAsync(new LeaseRelease(lease.LeaseId, LeaseEndReason.HolderLost, null, null), cancellationToken);
             }
+        }
+
+        // A token grain's word that a slot freed is one-way and can be lost (its silo died): ask again now and then.
+        if (_tokensWithoutSlot.Count > 0)
+        {
+            var refused = _tokensWithoutSlot.ToList();
+            _tokensWithoutSlot.Clear();
+            foreach (var tokenId in refused)
+            {
+                _waitList.Unpark(tokenId);
+            }
+
+            GrantWhilePossible();
         }
 
         var oldest = now - _options.MaxLeaseLifetime;

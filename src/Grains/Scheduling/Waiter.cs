@@ -25,9 +25,25 @@ internal sealed class Waiter(LeaseRequest request, long sequence, long enqueuedT
     /// <summary>The units of service it is charged (fair order; corrected at release in token mode).</summary>
     public long Cost { get; set; } = 1;
 
+    /// <summary>Where it stands with its token's in-flight limit (only for a token that has one).</summary>
+    public TokenSlot TokenSlot { get; set; }
+
     /// <summary>
     /// Completed by the grain with the grant or refusal, or cancelled from the caller's token on any thread.
     /// Whichever comes first wins; the grain checks the result of TrySetResult.
     /// </summary>
     public TaskCompletionSource<LeaseGrant> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
+
+/// <summary>A waiting request's in-flight slot at its token's grain, which keeps the limit for the whole cluster.</summary>
+internal enum TokenSlot
+{
+    /// <summary>Not asked for yet, or refused (the token's grain tells the model when one frees).</summary>
+    None,
+
+    /// <summary>Asked for; the answer is on its way.</summary>
+    Asked,
+
+    /// <summary>Taken: the request may be granted.</summary>
+    Held,
 }

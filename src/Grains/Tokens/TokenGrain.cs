@@ -15,7 +15,9 @@ namespace Dispatcher.Grains.Tokens;
 /// request id and in-flight ones by lease id, so a request submitted again or a lease adopted after a failover is
 /// never counted twice. Counts that died with a model grain's activation (its silo was killed) are dropped: a wait
 /// older than the longest queue timeout cannot still be waiting, and every <see cref="LeaseCheckPeriod"/> the grain
-/// asks each model which of its leases it still holds. Stays active while any of its requests waits or runs
+/// asks each model which of its leases it still holds. The token's in-flight limit is kept here for the whole cluster:
+/// a waiting request takes a slot before its model grain grants it (<see cref="TryTakeSlotAsync"/>), the slot becomes
+/// its lease, and a model refused a slot is told when one frees. Stays active while any of its requests waits or runs
 /// (<see cref="Grain.DelayDeactivation"/>), so the counters are not lost to idle collection.
 /// </summary>
 internal sealed class TokenGrain(ITokenStore store, IOptions<DispatcherOptions> options, GrainsMetrics metrics, TimeProvider time)
@@ -29,8 +31,10 @@ internal sealed class TokenGrain(ITokenStore store, IOptions<DispatcherOptions> 
     private readonly TokenStoreOptions _cache = options.Value.TokenStore;
     private readonly TimeSpan _longestWait = options.Value.Models.Select(m => m.QueueTimeout ?? options.Value.QueueTimeout)
         .Append(options.Value.QueueTimeout).Max() + TimeSpan.FromMinutes(1);
-    private readonly Dictionary<string, DateTimeOffset> _waiting = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Wait> _waiting = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _inFlight = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _modelsWaitingForSlot = new(StringComparer.Ordinal);
+    private int _slotsTakenByWaits;
     private TokenLookup? _lookup;
     private DateTimeOffset _fetchedAt;
     private long _completed;
@@ -81,22 +85,65 @@ internal sealed class TokenGrain(ITokenStore store, IOptions<DispatcherOptions> 
         }
 
         DropStaleWaits();
-        if (!_waiting.ContainsKey(requestId) && _waiting.Count >= lookup.Policy.Threshold)
+        if (_waiting.TryGetValue(requestId, out var known))
+        {
+            known.Since = time.GetUtcNow(); // submitted again (its model grain moved): counted once, a slot it took kept
+            return WaitAdmission.Admitted;
+        }
+
+        if (_waiting.Count >= lookup.Policy.Threshold)
         {
             return WaitAdmission.OverThreshold;
         }
 
-        _waiting[requestId] = time.GetUtcNow();
+        _waiting[requestId] = new Wait(time.GetUtcNow());
         KeepWhileBusy();
         return WaitAdmission.Admitted;
     }
 
+    public async Task<bool> TryTakeSlotAsync(string model, string requestId, CancellationToken cancellationToken)
+    {
+        var limit = (await GetPolicyAsync(cancellationToken)).Policy?.MaxInFlight;
+        if (!_waiting.TryGetValue(requestId, out var wait))
+        {
+            // A wait this activation never saw (the previous one's silo died): counted from now. A request that left
+            // meanwhile is given back by its model grain, which checks after this answer.
+            _waiting[requestId] = wait = new Wait(time.GetUtcNow());
+        }
+
+        if (wait.HoldsSlot || limit is null)
+        {
+            KeepWhileBusy();
+            return true;
+        }
+
+        if (_inFlight.Count + _slotsTakenByWaits >= limit)
+        {
+            _modelsWaitingForSlot.Add(model);
+            KeepWhileBusy();
+            return false;
+        }
+
+        wait.HoldsSlot = true;
+        _slotsTakenByWaits++;
+        KeepWhileBusy();
+        return true;
+    }
+
     public Task LeaveWaitingAsync(string model, string requestId, string? leaseId, CancellationToken cancellationToken)
     {
-        _waiting.Remove(requestId);
+        if (_waiting.Remove(requestId, out var wait) && wait.HoldsSlot)
+        {
+            _slotsTakenByWaits--;
+        }
+
         if (leaseId is not null)
         {
-            _inFlight[leaseId] = model;
+            _inFlight[leaseId] = model; // its slot, if it held one, is now the lease's
+        }
+        else if (wait is { HoldsSlot: true })
+        {
+            SlotFreed();
         }
 
         KeepWhileBusy();
@@ -116,6 +163,7 @@ internal sealed class TokenGrain(ITokenStore store, IOptions<DispatcherOptions> 
         {
             _completed++;
             _completionTokens += usage?.CompletionTokens ?? 0;
+            SlotFreed();
         }
 
         KeepWhileBusy();
@@ -132,13 +180,35 @@ internal sealed class TokenGrain(ITokenStore store, IOptions<DispatcherOptions> 
     private void DropStaleWaits()
     {
         var oldest = time.GetUtcNow() - _longestWait;
-        foreach (var (requestId, since) in _waiting)
+        foreach (var (requestId, wait) in _waiting)
         {
-            if (since < oldest)
+            if (wait.Since < oldest)
             {
                 _waiting.Remove(requestId);
+                if (wait.HoldsSlot)
+                {
+                    _slotsTakenByWaits--;
+                    SlotFreed();
+                }
             }
         }
+    }
+
+    /// <summary>An in-flight slot freed: the models refused one since the last time are told (one-way calls).</summary>
+    private void SlotFreed()
+    {
+        if (_modelsWaitingForSlot.Count == 0)
+        {
+            return;
+        }
+
+        var tokenId = this.GetPrimaryKeyString();
+        foreach (var model in _modelsWaitingForSlot)
+        {
+            _ = GrainFactory.GetGrain<IModelGrain>(model).OnTokenReleasedAsync(tokenId, CancellationToken.None);
+        }
+
+        _modelsWaitingForSlot.Clear();
     }
 
     /// <summary>Drops in-flight leases their model grain no longer holds (its activation that granted them is gone).</summary>
@@ -162,7 +232,10 @@ internal sealed class TokenGrain(ITokenStore store, IOptions<DispatcherOptions> 
             // Only leases asked about and still counted: one released meanwhile was already removed.
             foreach (var leaseId in asked.Except(held, StringComparer.Ordinal))
             {
-                _inFlight.Remove(leaseId);
+                if (_inFlight.Remove(leaseId))
+                {
+                    SlotFreed();
+                }
             }
         }
 
@@ -172,4 +245,12 @@ internal sealed class TokenGrain(ITokenStore store, IOptions<DispatcherOptions> 
     /// <summary>Holds the activation while it counts anything; lets idle collection have it once it counts nothing.</summary>
     private void KeepWhileBusy() =>
         DelayDeactivation(_waiting.Count > 0 || _inFlight.Count > 0 ? Timeout.InfiniteTimeSpan : TimeSpan.Zero);
+
+    /// <summary>A waiting request: since when, and whether it holds one of the in-flight slots.</summary>
+    private sealed class Wait(DateTimeOffset since)
+    {
+        public DateTimeOffset Since { get; set; } = since;
+
+        public bool HoldsSlot { get; set; }
+    }
 }

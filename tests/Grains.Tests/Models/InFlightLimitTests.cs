@@ -1,9 +1,15 @@
+using Dispatcher.Grains.Abstractions.Configuration;
 using Dispatcher.Grains.Abstractions.Leases;
+using Dispatcher.Grains.Abstractions.Models;
+using Dispatcher.Grains.Abstractions.Tokens;
 using Dispatcher.Testing;
 
 namespace Dispatcher.Grains.Tests.Models;
 
-/// <summary>A token's in-flight limit holds its further requests back (they wait, others pass), across models.</summary>
+/// <summary>
+/// A token's in-flight limit holds its further requests back (they wait, others pass), across models and silos: the
+/// token's grain keeps the count for the whole cluster.
+/// </summary>
 public sealed class InFlightLimitTests
 {
     [Fact]
@@ -60,5 +66,62 @@ public sealed class InFlightLimitTests
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => held.WaitAsync(Eventually.Limit));
         await host.ReleaseAsync(first);
         await host.AssertNothingHeldAsync();
+    }
+
+    [Fact]
+    public async Task AcquireAsync_InFlightLimitAcrossSilos_ModelOnTheOtherSiloWaitsForTheLease()
+    {
+        // Sixteen models on two silos: two of them are on different silos (all on one: 2 in 65,536).
+        await using var host = await GrainTestHost.StartAsync(silos: 2, configure: o => o.Models.AddRange(Enumerable.Range(0, 16).Select(i =>
+            new ModelOptions { Name = $"spread-{i}", Backends = [$"http://10.0.2.{i + 1}:8000"], MaxConcurrentLeasesPerBackend = 4 })));
+        var management = host.Grains.GetGrain<IManagementGrain>(0);
+        var silos = new Dictionary<string, IModelGrain>();
+        for (var i = 0; i < 16 && silos.Count < 2; i++)
+        {
+            var model = host.Grains.GetGrain<IModelGrain>($"spread-{i}");
+            await model.GetSnapshotAsync(CancellationToken.None);
+            var silo = (await management.GetActivationAddress(model))!.Endpoint.ToString();
+            silos.TryAdd(silo, model);
+        }
+
+        Assert.Equal(2, silos.Count);
+        var (first, second) = (silos.Values.First(), silos.Values.Last());
+        var running = await first.AcquireAsync(host.Request("capped"), CancellationToken.None);
+        Assert.Equal(LeaseOutcome.Granted, running.Outcome);
+
+        var held = second.AcquireAsync(host.Request("capped"), CancellationToken.None);
+        await Eventually.TrueAsync(async () => (await host.CountersAsync("capped")).Waiting == 1, () => "the second request never waited");
+        var other = await second.AcquireAsync(host.Request("low"), CancellationToken.None);
+        Assert.Equal(LeaseOutcome.Granted, other.Outcome); // the replica had room: only the token's limit holds it back
+        Assert.False(held.IsCompleted, "granted beyond the token's in-flight limit on another silo");
+
+        await first.ReleaseAsync(new LeaseRelease(running.LeaseId!, LeaseEndReason.Completed, 200, null), CancellationToken.None);
+        var granted = await held.WaitAsync(Eventually.Limit);
+        Assert.Equal(LeaseOutcome.Granted, granted.Outcome);
+        Assert.Equal(1, (await host.CountersAsync("capped")).InFlight);
+        await second.ReleaseAsync(new LeaseRelease(granted.LeaseId!, LeaseEndReason.Completed, 200, null), CancellationToken.None);
+        await second.ReleaseAsync(new LeaseRelease(other.LeaseId!, LeaseEndReason.Completed, 200, null), CancellationToken.None);
+        await host.AssertNothingHeldAsync();
+    }
+
+    [Fact]
+    public async Task TokenGrain_SlotOfAWaitSubmittedAgain_KeptOnceAndGivenBackWhenItLeavesWithoutALease()
+    {
+        await using var host = await GrainTestHost.StartAsync();
+        var token = host.Grains.GetGrain<ITokenGrain>(GrainTestHost.TokenId("capped"));
+
+        Assert.Equal(WaitAdmission.Admitted, await token.TryEnterWaitingAsync("r1", CancellationToken.None));
+        Assert.True(await token.TryTakeSlotAsync(GrainTestHost.Model, "r1", CancellationToken.None));
+        Assert.Equal(WaitAdmission.Admitted, await token.TryEnterWaitingAsync("r1", CancellationToken.None)); // its model grain moved
+        Assert.True(await token.TryTakeSlotAsync(GrainTestHost.OtherModel, "r1", CancellationToken.None)); // the same slot
+        Assert.Equal(WaitAdmission.Admitted, await token.TryEnterWaitingAsync("r2", CancellationToken.None));
+        Assert.False(await token.TryTakeSlotAsync(GrainTestHost.Model, "r2", CancellationToken.None)); // the limit is 1
+
+        await token.LeaveWaitingAsync(GrainTestHost.OtherModel, "r1", null, CancellationToken.None);
+        Assert.True(await token.TryTakeSlotAsync(GrainTestHost.Model, "r2", CancellationToken.None));
+        await token.LeaveWaitingAsync(GrainTestHost.Model, "r2", "lease-2", CancellationToken.None);
+        Assert.Equal(new TokenCounters(0, 1, 0, 0), await token.GetCountersAsync(CancellationToken.None));
+        await token.ReleaseAsync("lease-2", null, CancellationToken.None);
+        Assert.Equal(new TokenCounters(0, 0, 1, 0), await token.GetCountersAsync(CancellationToken.None));
     }
 }
