@@ -16,9 +16,10 @@ internal sealed class ResponseWatchdog : IDisposable
     private readonly IHttpRequestLifetimeFeature _original;
     private readonly CancellationTokenSource _cancel;
     private readonly ITimer _timer;
-    private readonly long _stallMilliseconds;
-    private readonly long _startedTicks = Environment.TickCount64;
-    private readonly long _maxMilliseconds;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _stall;
+    private readonly TimeSpan _max;
+    private readonly long _started;
     private int _fired;
 
     public ResponseWatchdog(HttpContext context, UsageMeter meter, ForwardingOptions options, TimeProvider time)
@@ -27,10 +28,12 @@ internal sealed class ResponseWatchdog : IDisposable
         _meter = meter;
         _original = context.Features.GetRequiredFeature<IHttpRequestLifetimeFeature>();
         _cancel = CancellationTokenSource.CreateLinkedTokenSource(_original.RequestAborted);
-        _stallMilliseconds = (long)options.StreamStallTimeout.TotalMilliseconds;
-        _maxMilliseconds = (long)options.MaxResponseDuration.TotalMilliseconds;
+        _time = time;
+        _stall = options.StreamStallTimeout;
+        _max = options.MaxResponseDuration;
+        _started = time.GetTimestamp();
         context.Features.Set<IHttpRequestLifetimeFeature>(new Lifetime(_original, _cancel.Token));
-        var period = TimeSpan.FromMilliseconds(Math.Clamp(_stallMilliseconds / 4, 50, 1000));
+        var period = TimeSpan.FromMilliseconds(Math.Clamp(_stall.TotalMilliseconds / 4, 50, 1000));
         _timer = time.CreateTimer(_ => _ = CheckAsync(), null, period, period);
     }
 
@@ -46,15 +49,14 @@ internal sealed class ResponseWatchdog : IDisposable
 
     private async Task CheckAsync()
     {
-        var now = Environment.TickCount64;
         var response = _context.Response;
         var streaming = response.HasStarted && response.ContentType?.StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase) == true;
         string? reason = null;
-        if (now - _startedTicks >= _maxMilliseconds)
+        if (_time.GetElapsedTime(_started) >= _max)
         {
             reason = "The answer ran longer than the dispatcher allows and was ended.";
         }
-        else if (streaming && now - _meter.LastWriteTicks >= _stallMilliseconds)
+        else if (streaming && _time.GetElapsedTime(_meter.LastWrite) >= _stall)
         {
             reason = "The model server stopped sending tokens; the answer was ended.";
         }

@@ -9,7 +9,7 @@ namespace Dispatcher.Frontend.Forwarding;
 /// what the request generated. Writes and flushes pass straight through, one at a time (the forwarder's and the
 /// watchdog's final event never overlap).
 /// </summary>
-internal sealed class UsageMeter(Stream inner) : Stream
+internal sealed class UsageMeter(Stream inner, TimeProvider time) : Stream
 {
     private static readonly byte[] PromptKey = "\"prompt_tokens\":"u8.ToArray();
     private static readonly byte[] CompletionKey = "\"completion_tokens\":"u8.ToArray();
@@ -39,8 +39,8 @@ internal sealed class UsageMeter(Stream inner) : Stream
         ? new LeaseUsage(_promptTokens ?? 0, completion)
         : _events > 0 ? new LeaseUsage(0, _events) : null;
 
-    /// <summary><see cref="Environment.TickCount64"/> of the last write; the stall watchdog reads it.</summary>
-    public long LastWriteTicks { get; private set; } = Environment.TickCount64;
+    /// <summary><see cref="TimeProvider.GetTimestamp"/> of the last write (or of the start); the stall watchdog reads it.</summary>
+    public long LastWrite { get; private set; } = time.GetTimestamp();
 
     /// <summary>
     /// Ends the stream from the dispatcher's side: writes one last SSE event and <c>[DONE]</c>, then drops
@@ -127,7 +127,7 @@ internal sealed class UsageMeter(Stream inner) : Stream
                 return false;
             }
 
-            LastWriteTicks = Environment.TickCount64;
+            LastWrite = time.GetTimestamp();
             Scan(buffer);
             return true;
         }

@@ -8,7 +8,7 @@ public sealed class UsageMeterTests
     private static (UsageMeter Meter, MemoryStream Inner) Write(string text, int pieceSize)
     {
         var inner = new MemoryStream();
-        var meter = new UsageMeter(inner);
+        var meter = new UsageMeter(inner, TimeProvider.System);
         var bytes = Encoding.UTF8.GetBytes(text);
         for (var i = 0; i < bytes.Length; i += pieceSize)
         {
