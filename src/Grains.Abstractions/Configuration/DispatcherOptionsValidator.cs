@@ -96,11 +96,6 @@ public static class DispatcherOptionsValidator
         {
             var token = options.Tokens[i];
             var at = $"{root}:Tokens:{i}";
-            if (string.IsNullOrWhiteSpace(token.Name))
-            {
-                errors.Add($"{at}:Name must not be empty.");
-            }
-
             var hasSecret = !string.IsNullOrEmpty(token.Token);
             var hasHash = !string.IsNullOrEmpty(token.TokenSha256);
             if (hasSecret == hasHash)

@@ -3,7 +3,10 @@ namespace Dispatcher.Grains.Abstractions.Configuration;
 /// <summary>One token of the embedded store: <c>Dispatcher:Tokens:N</c>. Give either the secret or its hash.</summary>
 public sealed class TokenOptions
 {
-    /// <summary>A display name, safe to log. Required.</summary>
+    /// <summary>
+    /// A display name, safe to log. Optional (the seed documents configure tokens as token, priority and threshold
+    /// only): without one it is <see cref="Tokens.TokenHash.DisplayName"/> of the token's hash.
+    /// </summary>
     public string Name { get; set; } = "";
 
     /// <summary>The secret itself. It is hashed at start and not kept.</summary>

@@ -18,6 +18,12 @@ public static class TokenHash
         return Convert.ToHexStringLower(hash);
     }
 
+    /// <summary>
+    /// The display name of a token configured without one: <c>token-</c> and the first 8 hex digits of its id (the hash,
+    /// never the secret).
+    /// </summary>
+    public static string DisplayName(string tokenId) => $"token-{tokenId[..8]}";
+
     /// <summary>True when <paramref name="value"/> has the shape of a token id (64 lowercase hex digits).</summary>
     public static bool IsTokenId(ReadOnlySpan<char> value)
     {

@@ -19,7 +19,8 @@ internal sealed class ConfigurationTokenStore : ITokenStore
             var id = string.IsNullOrEmpty(token.Token)
                 ? token.TokenSha256!.ToLowerInvariant()
                 : TokenHash.Compute(token.Token);
-            _policies[id] = new TokenPolicy(token.Name, token.Priority, token.Threshold, token.MaxInFlight);
+            var name = string.IsNullOrWhiteSpace(token.Name) ? TokenHash.DisplayName(id) : token.Name;
+            _policies[id] = new TokenPolicy(name, token.Priority, token.Threshold, token.MaxInFlight);
         }
     }
 

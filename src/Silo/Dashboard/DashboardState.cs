@@ -42,7 +42,7 @@ public sealed record DashboardState(DateTimeOffset At, IReadOnlyList<DashboardSt
         {
             var grain = grains.GetGrain<ITokenGrain>(id);
             var policy = (await grain.GetPolicyAsync(cancellationToken)).Policy;
-            names[id] = (policy?.Name ?? $"token {id[..8]}", policy?.Priority ?? 0);
+            names[id] = (policy?.Name ?? TokenHash.DisplayName(id), policy?.Priority ?? 0);
             counters[id] = await grain.GetCountersAsync(cancellationToken);
         }
 

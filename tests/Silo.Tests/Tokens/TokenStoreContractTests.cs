@@ -69,6 +69,18 @@ public sealed class ConfigurationTokenStoreContractTests : TokenStoreContractTes
         };
         return Task.FromResult<ITokenStore>(new ConfigurationTokenStore(Options.Create(options)));
     }
+
+    [Fact]
+    public async Task FindAsync_TokenInTheSeedsShapeWithoutName_NamedAfterItsHashNeverItsSecret()
+    {
+        var options = new DispatcherOptions { Tokens = [new TokenOptions { Token = "sk-seed-shape-0001", Priority = 3, Threshold = 7 }] };
+        Assert.Empty(DispatcherOptionsValidator.Validate(options));
+        var id = TokenHash.Compute("sk-seed-shape-0001");
+
+        var found = await new ConfigurationTokenStore(Options.Create(options)).FindAsync(id, CancellationToken.None);
+
+        Assert.Equal(new TokenPolicy($"token-{id[..8]}", 3, 7), found.Policy);
+    }
 }
 
 public sealed class PostgresTokenStoreContractTests : TokenStoreContractTests
