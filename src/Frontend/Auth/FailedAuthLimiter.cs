@@ -1,5 +1,6 @@
-using System.Collections.Concurrent;
 using System.Net;
+using System.Net.Sockets;
+using System.Threading.RateLimiting;
 using Microsoft.Extensions.Options;
 
 namespace Dispatcher.Frontend.Auth;
@@ -18,48 +19,65 @@ public sealed class AuthOptions
 }
 
 /// <summary>
-/// Counts failed authentications per client address in one-minute windows, each starting at the address's first
-/// failure. Thread-safe.
+/// Counts failed authentications per client in one-minute fixed windows, with
+/// System.Threading.RateLimiting's <see cref="PartitionedRateLimiter"/>: O(1) per request, and a client's counter is
+/// dropped once its window has passed without failures (the limiter's idle cleanup), so memory is bounded by the
+/// clients that failed within the last minute. IPv6 clients count by their /64 (one host usually holds a whole /64).
+/// Thread-safe.
 /// </summary>
-internal sealed class FailedAuthLimiter(IOptions<AuthOptions> options, TimeProvider time)
+internal sealed class FailedAuthLimiter : IDisposable
 {
-    private const int SweepAbove = 10_000;
-    private static readonly TimeSpan Span = TimeSpan.FromMinutes(1);
-    private readonly ConcurrentDictionary<IPAddress, Window> _windows = new();
+    private static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
+    private readonly PartitionedRateLimiter<IPAddress>? _limiter;
 
-    /// <summary>When the address is throttled, how long until it may try again.</summary>
-    public TimeSpan? Blocked(IPAddress? address)
+    public FailedAuthLimiter(IOptions<AuthOptions> options)
     {
         var limit = options.Value.MaxFailedAttemptsPerMinute;
-        if (limit <= 0 || address is null || !_windows.TryGetValue(address, out var window) || window.Failures < limit)
+        if (limit > 0)
+        {
+            _limiter = PartitionedRateLimiter.Create<IPAddress, IPAddress>(address => RateLimitPartition.GetFixedWindowLimiter(
+                ClientOf(address), _ => new FixedWindowRateLimiterOptions { PermitLimit = limit, Window = Window, QueueLimit = 0 }));
+        }
+    }
+
+    /// <summary>When the client is throttled, how long until it may try again.</summary>
+    public TimeSpan? Blocked(IPAddress? address)
+    {
+        if (_limiter is null || address is null)
         {
             return null;
         }
 
-        var left = window.Start + Span - time.GetUtcNow();
-        return left > TimeSpan.Zero ? left : null;
+        using var lease = _limiter.AttemptAcquire(address, 0); // asks whether a failure is still allowed, takes none
+        return lease.IsAcquired ? null : lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : Window;
     }
 
     public void Failed(IPAddress? address)
     {
-        if (options.Value.MaxFailedAttemptsPerMinute <= 0 || address is null)
+        if (_limiter is not null && address is not null)
         {
-            return;
-        }
-
-        var now = time.GetUtcNow();
-        _windows.AddOrUpdate(address, _ => new Window(now, 1), (_, w) => now - w.Start < Span ? w with { Failures = w.Failures + 1 } : new Window(now, 1));
-        if (_windows.Count > SweepAbove)
-        {
-            foreach (var (key, window) in _windows)
-            {
-                if (now - window.Start >= Span)
-                {
-                    _windows.TryRemove(key, out _);
-                }
-            }
+            _limiter.AttemptAcquire(address).Dispose();
         }
     }
 
-    private sealed record Window(DateTimeOffset Start, int Failures);
+    public void Dispose() => _limiter?.Dispose();
+
+    /// <summary>Who is counted: an IPv4 address (also when mapped to IPv6), or an IPv6 address's /64 prefix.</summary>
+    internal static IPAddress ClientOf(IPAddress address)
+    {
+        if (address.IsIPv4MappedToIPv6)
+        {
+            return address.MapToIPv4();
+        }
+
+        if (address.AddressFamily != AddressFamily.InterNetworkV6)
+        {
+            return address;
+        }
+
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out _);
+        bytes[8..].Clear();
+        return new IPAddress(bytes);
+    }
 }
