@@ -14,4 +14,6 @@ internal static class FrontendEventIds
     public const int Resubmitting = 3008;
     public const int RenewalFailed = 3009;
     public const int ReleaseFailed = 3010;
+    public const int GivingUp = 3011;
+    public const int SiloStopping = 3012;
 }

@@ -9,7 +9,7 @@ internal static class GrainsEventIds
     public const int LeaseExpired = 1003;
     public const int WaiterTimedOut = 1004;
     public const int BackendChanged = 1005;
-    public const int TokenSlotFailed = 1006;
+    public const int GrainCallFailed = 1006;
     public const int ReplicaEjected = 1007;
     public const int ReplicaRestored = 1008;
     public const int ScrapeFailed = 1009;
@@ -19,4 +19,5 @@ internal static class GrainsEventIds
     public const int AdoptionRefused = 1013;
     public const int HolderLost = 1014;
     public const int WaitersStopped = 1015;
+    public const int ModelDeactivating = 1016;
 }

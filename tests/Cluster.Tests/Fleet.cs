@@ -37,7 +37,10 @@ internal sealed class Fleet : IAsyncDisposable
     /// <summary>Every answer clients got: "ok" or the status and body.</summary>
     public ConcurrentBag<string> Statuses { get; } = [];
 
-    public static async Task<Fleet> StartAsync(int silos, int frontends)
+    /// <param name="silos">Silo processes to start.</param>
+    /// <param name="frontends">Frontend processes to start (clients of the silos).</param>
+    /// <param name="frontendSettings">More command-line settings for the Frontends.</param>
+    public static async Task<Fleet> StartAsync(int silos, int frontends, params string[] frontendSettings)
     {
         var postgres = await PostgresServer.SharedAsync(); // CI's server, or a private one stopped at exit
         var database = await postgres.CreateDatabaseAsync();
@@ -61,8 +64,8 @@ internal sealed class Fleet : IAsyncDisposable
 
         string[] shared =
         [
-            $"--ConnectionStrings:Postgres={database}", "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:Orleans=Error",
-            "--Logging:LogLevel:Dispatcher.Frontend=Debug", "--Dispatcher:Dashboard:Open=true",
+            $"--ConnectionStrings:Postgres={database}", "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:Orleans=Warning",
+            "--Logging:LogLevel:Dispatcher.Frontend=Debug", "--Logging:LogLevel:Dispatcher.Grains=Information", "--Logging:Console:TimestampFormat=HH:mm:ss.fff ", "--Logging:LogLevel:Orleans.Messaging=Information", "--Dispatcher:Dashboard:Open=true",
             $"--Dispatcher:Models:0:Name={Model}", $"--Dispatcher:Models:0:Backends:0={replicas[0].BaseAddress}", $"--Dispatcher:Models:0:Backends:1={replicas[1].BaseAddress}",
             "--Dispatcher:Models:0:MaxConcurrentLeasesPerBackend=4", "--Dispatcher:Capacity:UseMetrics=false",
         ];
@@ -75,7 +78,7 @@ internal sealed class Fleet : IAsyncDisposable
         for (var i = 0; i < frontends; i++)
         {
             var address = $"http://127.0.0.1:{FreePort.Next()}";
-            var process = ChildProcess.Start($"frontend-{i}", "Dispatcher.Frontend.dll", ["--urls", address, "--Dispatcher:Cluster:Mode=Client", .. shared]);
+            var process = ChildProcess.Start($"frontend-{i}", "Dispatcher.Frontend.dll", ["--urls", address, "--Dispatcher:Cluster:Mode=Client", .. shared, .. frontendSettings]);
             fleet.Frontends.Add(new Frontend(process, address));
             await process.WaitReadyAsync($"{address}/health/ready", TimeSpan.FromSeconds(60));
         }
@@ -111,6 +114,27 @@ internal sealed class Fleet : IAsyncDisposable
             }
         }, CancellationToken.None))];
 
+    /// <summary>
+    /// One streamed chat completion through <paramref name="frontend"/>: "ok", the status and body of an answer that was
+    /// not a complete stream, or "gone" when the connection broke or <paramref name="cut"/> ended it.
+    /// </summary>
+    public Task<string> StreamAsync(Frontend frontend, int maxTokens, CancellationToken cut) => Task.Run(async () =>
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(frontend.Address), Timeout = TimeSpan.FromSeconds(60) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+        using var content = new StringContent($"{{\"model\":\"{Model}\",\"messages\":[{{\"role\":\"user\",\"content\":\"Hello\"}}],\"max_tokens\":{maxTokens},\"stream\":true}}", Encoding.UTF8, "application/json");
+        try
+        {
+            using var response = await http.PostAsync("/v1/chat/completions", content, cut);
+            var body = await response.Content.ReadAsStringAsync(cut);
+            return response.StatusCode == HttpStatusCode.OK && body.Contains("[DONE]", StringComparison.Ordinal) ? "ok" : $"{(int)response.StatusCode} {body}";
+        }
+        catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException or IOException)
+        {
+            return "gone";
+        }
+    }, CancellationToken.None);
+
     /// <summary>Waits for the clients; a client that failed brings the Frontends' logs with it.</summary>
     public async Task WaitAsync(List<Task> clients)
     {
@@ -120,10 +144,13 @@ internal sealed class Fleet : IAsyncDisposable
         }
         catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException or TimeoutException or IOException)
         {
-            throw new InvalidOperationException($"a client failed: {exception.Message}{Environment.NewLine}"
-                + string.Join(Environment.NewLine, Frontends.Select(f => $"--- {f.Process.Name}:{Environment.NewLine}{f.Process.Output}")), exception);
+            throw new InvalidOperationException($"a client failed: {exception.Message}{Environment.NewLine}{Logs()}", exception);
         }
     }
+
+    /// <summary>The last lines every Frontend and silo wrote, for a failure message.</summary>
+    public string Logs() => string.Join(Environment.NewLine,
+        Frontends.Select(f => f.Process).Concat(Silos.Select(s => s.Process)).Select(p => $"--- {p.Name}:{Environment.NewLine}{p.Output}"));
 
     /// <summary>The silo endpoint hosting the model's grain now, asked of <paramref name="silo"/>.</summary>
     public static async Task<string> HostOfModelAsync(Silo silo)
@@ -137,7 +164,7 @@ internal sealed class Fleet : IAsyncDisposable
     public void AssertEveryRequestServedOnce()
     {
         var failures = Statuses.Where(s => s != "ok").ToList();
-        Assert.True(failures.Count == 0, $"{failures.Count} of {Statuses.Count} requests failed: {string.Join(" | ", failures.Take(5))}");
+        Assert.True(failures.Count == 0, $"{failures.Count} of {Statuses.Count} requests failed: {string.Join(" | ", failures.Take(5))}{Environment.NewLine}{Logs()}");
         var ids = Replicas.SelectMany(r => r.RequestIds).ToList();
         Assert.Equal(ids.Count, ids.Distinct(StringComparer.Ordinal).Count());
         Assert.Equal(Statuses.Count, ids.Count);

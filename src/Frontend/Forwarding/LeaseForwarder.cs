@@ -94,7 +94,7 @@ internal sealed partial class LeaseForwarder(
 
             var reason = LeaseEndReason.UpstreamFailed;
             var clientBody = context.Response.Body;
-            var meter = new UsageMeter(clientBody);
+            var meter = new UsageMeter(clientBody, time);
             context.Response.Body = meter;
             var watchdog = new ResponseWatchdog(context, meter, forwardingOptions.Value, time);
             try
@@ -136,12 +136,14 @@ internal sealed partial class LeaseForwarder(
     /// <summary>
     /// Waits for a lease at the model's grain, wherever it runs. A call whose activation is gone (the renewer abandons
     /// it) and a request sent back by a stopping silo are submitted again with the time already waited; calls that fail
-    /// because no silo answers are tried again until the failover timeout, then answered
-    /// <see cref="LeaseOutcome.SiloUnavailable"/>. A client that leaves ends it with <see cref="OperationCanceledException"/>.
+    /// because no silo answers (or that keep being sent back) are tried again until such failures have lasted the failover
+    /// timeout (time spent waiting in a queue does not count), then answered <see cref="LeaseOutcome.SiloUnavailable"/>.
+    /// A client that leaves ends it with <see cref="OperationCanceledException"/>.
     /// </summary>
     private async Task<LeaseGrant> AcquireAsync(IModelGrain model, string modelName, LeaseRequest request, CancellationToken aborted)
     {
         var started = time.GetTimestamp();
+        long? failingSince = null; // the first of the quick failures in a row: the failover timeout counts from there
         var wait = renewer.BeginWait(modelName, request.RequestId);
         try
         {
@@ -149,6 +151,7 @@ internal sealed partial class LeaseForwarder(
             while (true)
             {
                 var abandoned = wait.Abandoned;
+                var issued = time.GetTimestamp();
                 using (var call = CancellationTokenSource.CreateLinkedTokenSource(aborted, abandoned))
                 {
                     try
@@ -166,6 +169,14 @@ internal sealed partial class LeaseForwarder(
                         {
                             return grant;
                         }
+
+                        Log.SiloStopping(logger, request.RequestId, modelName);
+                    }
+                    catch (OperationCanceledException) when (!aborted.IsCancellationRequested && abandoned.IsCancellationRequested && wait.GivenUp)
+                    {
+                        // Nothing answered about its model for the failover timeout; if the grain lives on, it drops the request.
+                        _ = EndAsync(ct => model.AbandonAsync(request.RequestId, ct), request.RequestId);
+                        return LeaseGrant.Refused(LeaseOutcome.SiloUnavailable, time.GetElapsedTime(started), dispatcherOptions.Value.RetryAfter);
                     }
                     catch (OperationCanceledException) when (!aborted.IsCancellationRequested && abandoned.IsCancellationRequested)
                     {
@@ -179,7 +190,14 @@ internal sealed partial class LeaseForwarder(
                     }
                 }
 
-                if (lifetime.ApplicationStopping.IsCancellationRequested || time.GetElapsedTime(started) > clusterOptions.Value.FailoverTimeout)
+                // Time spent waiting in a queue does not count: a call that was pending a while (it waited in a wait list,
+                // then its silo stopped) starts a new run of failures. Calls that hang are given up by the renewer instead.
+                if (failingSince is null || time.GetElapsedTime(issued) >= clusterOptions.Value.RenewInterval)
+                {
+                    failingSince = time.GetTimestamp();
+                }
+
+                if (lifetime.ApplicationStopping.IsCancellationRequested || time.GetElapsedTime(failingSince.Value) > clusterOptions.Value.FailoverTimeout)
                 {
                     return LeaseGrant.Refused(LeaseOutcome.SiloUnavailable, time.GetElapsedTime(started), dispatcherOptions.Value.RetryAfter);
                 }
@@ -285,6 +303,9 @@ internal sealed partial class LeaseForwarder(
 
         [LoggerMessage(FrontendEventIds.SiloCallFailed, LogLevel.Warning, "Request {RequestId} for {Model}: the cluster did not answer ({Error}: {Message}); trying again")]
         public static partial void SiloCallFailed(ILogger logger, string requestId, string model, string error, string message);
+
+        [LoggerMessage(FrontendEventIds.SiloStopping, LogLevel.Debug, "Request {RequestId} for {Model}: the model's silo is stopping; submitting it again")]
+        public static partial void SiloStopping(ILogger logger, string requestId, string model);
 
         [LoggerMessage(FrontendEventIds.ReleaseFailed, LogLevel.Warning, "Request {RequestId}: its lease could not be released ({Error})")]
         public static partial void ReleaseFailed(ILogger logger, string requestId, string error);

@@ -12,7 +12,10 @@ namespace Dispatcher.Frontend.Forwarding;
 /// <see cref="IModelGrain.RenewAsync"/> per model lists them all. A model grain drops what a silent holder holds
 /// (so a crashed Frontend frees its capacity within the holder expiry), adopts leases it does not know (its activation
 /// is new: the previous one's silo died) and names the waiting calls it does not know: those are stuck at an activation
-/// that is gone, so they are abandoned and submitted again, in their original order. Thread-safe.
+/// that is gone, so they are abandoned and submitted again, in their original order. A waiting call that has seen no
+/// renewal reach its model for <see cref="ClusterOptions.FailoverTimeout"/> is given up (the client gets 503): an
+/// Orleans client's call to a silo that died, or that no silo answers, may otherwise stay pending for its whole
+/// response timeout. Thread-safe.
 /// </summary>
 internal sealed partial class LeaseRenewer(IGrainFactory grains, IOptions<ClusterOptions> cluster, TimeProvider time, ILogger<LeaseRenewer> logger) : BackgroundService
 {
@@ -86,9 +89,12 @@ internal sealed partial class LeaseRenewer(IGrainFactory grains, IOptions<Cluste
             catch (Exception exception) when (!stoppingToken.IsCancellationRequested && (exception is OperationCanceledException || ClusterCall.IsClusterFailure(exception)))
             {
                 Log.RenewalFailed(logger, model, exception.GetType().Name);
+                GiveUpUnanswered(model, holdings);
                 return;
             }
         }
+
+        holdings.Answered = time.GetTimestamp();
 
         foreach (var leaseId in result.RefusedLeases)
         {
@@ -114,10 +120,30 @@ internal sealed partial class LeaseRenewer(IGrainFactory grains, IOptions<Cluste
         }
     }
 
-    private Holdings For(string model) => _models.GetOrAdd(model, static _ => new Holdings());
+    /// <summary>Gives up the waiting calls that saw no renewal of their model answered for the failover timeout.</summary>
+    private void GiveUpUnanswered(string model, Holdings holdings)
+    {
+        var limit = cluster.Value.FailoverTimeout;
+        var unanswered = holdings.Waiting.Values.Where(w => time.GetElapsedTime(Math.Max(w.Registered, holdings.Answered)) > limit).ToList();
+        if (unanswered.Count == 0)
+        {
+            return;
+        }
+
+        Log.GivingUp(logger, unanswered.Count, model, limit.TotalSeconds);
+        foreach (var wait in unanswered)
+        {
+            wait.GiveUp();
+        }
+    }
+
+    private Holdings For(string model) => _models.GetOrAdd(model, _ => new Holdings { Answered = time.GetTimestamp() });
 
     private sealed class Holdings
     {
+        /// <summary><see cref="TimeProvider.GetTimestamp"/> of the last renewal the model grain answered.</summary>
+        public long Answered { get; set; }
+
         public ConcurrentDictionary<string, HeldLease> Leases { get; } = new(StringComparer.Ordinal);
 
         public ConcurrentDictionary<string, PendingWait> Waiting { get; } = new(StringComparer.Ordinal);
@@ -132,6 +158,9 @@ internal sealed partial class LeaseRenewer(IGrainFactory grains, IOptions<Cluste
     {
         [LoggerMessage(FrontendEventIds.RenewalFailed, LogLevel.Warning, "Renewing leases at model {Model} failed ({Error}); retrying at the next interval")]
         public static partial void RenewalFailed(ILogger logger, string model, string error);
+
+        [LoggerMessage(FrontendEventIds.GivingUp, LogLevel.Error, "{Count} waiting requests for {Model} are given up: no renewal reached its model grain for {Seconds} s (answered 503)")]
+        public static partial void GivingUp(ILogger logger, int count, string model, double seconds);
 
         [LoggerMessage(FrontendEventIds.Resubmitting, LogLevel.Warning, "{Count} waiting requests for {Model} were at a model grain that is gone: submitting them again in order ({RequestIds})")]
         public static partial void Resubmitting(ILogger logger, int count, string model, string requestIds);

@@ -4,7 +4,8 @@ namespace Dispatcher.Frontend.Forwarding;
 /// A lease call this Frontend is waiting on, as the <see cref="LeaseRenewer"/> sees it. When the model grain's activation
 /// that holds the call is gone (its silo died), the renewer abandons the call and the forwarder submits the request
 /// again; <see cref="AbandonAsync"/> returns once it has, so requests are submitted again in their original order.
-/// Thread-safe.
+/// When no renewal has reached the model grain for the failover timeout, the renewer gives the call up for good
+/// (<see cref="GiveUp"/>): the client gets 503 instead of waiting on a call nobody may ever answer. Thread-safe.
 /// </summary>
 internal sealed class PendingWait(string requestId, long sequence, long registered) : IDisposable
 {
@@ -44,6 +45,22 @@ internal sealed class PendingWait(string requestId, long sequence, long register
             }
 
             return _issued.Task;
+        }
+    }
+
+    /// <summary>True once <see cref="GiveUp"/> was called: the request is not submitted again.</summary>
+    public bool GivenUp { get; private set; }
+
+    /// <summary>Gives up the current call for good: the cluster has not answered about it for the failover timeout.</summary>
+    public void GiveUp()
+    {
+        lock (_gate)
+        {
+            if (!_disposed)
+            {
+                GivenUp = true;
+                _abandon.Cancel();
+            }
         }
     }
 

@@ -33,8 +33,11 @@ internal sealed partial class ModelGrain
         [LoggerMessage(GrainsEventIds.WaitersStopped, LogLevel.Information, "Silo stopping: {Waiters} waiting requests for {Model} sent back to be submitted again")]
         public static partial void WaitersStopped(ILogger logger, string model, int waiters);
 
-        [LoggerMessage(GrainsEventIds.TokenSlotFailed, LogLevel.Warning, "Request {RequestId} for {Model}: its token's grain did not answer for an in-flight slot ({Error}); asking again at the next sweep")]
-        public static partial void TokenSlotFailed(ILogger logger, string requestId, string model, string error);
+        [LoggerMessage(GrainsEventIds.ModelDeactivating, LogLevel.Information, "Model {Model}'s grain deactivating ({Reason}) with {Leases} leases")]
+        public static partial void Deactivating(ILogger logger, string model, string reason, int leases);
+
+        [LoggerMessage(GrainsEventIds.GrainCallFailed, LogLevel.Warning, "Model {Model}: a call to another grain ({Method}) failed or did not answer in time ({Error}); going on without it")]
+        public static partial void GrainCallFailed(ILogger logger, string model, string method, string error);
 
         [LoggerMessage(GrainsEventIds.BackendChanged, LogLevel.Trace, "Replica {Backend} of {Model}: healthy {Healthy}, running {Running}, {PerUserRate} tokens/s per user")]
         public static partial void BackendChanged(ILogger logger, Uri backend, string model, bool healthy, int running, double perUserRate);

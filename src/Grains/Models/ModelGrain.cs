@@ -30,17 +30,20 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     /// <summary>Every this many sweeps the model re-subscribes to its replicas (a backend grain lost with its silo comes back).</summary>
     private const int ResubscribeEvery = 5;
 
-    /// <summary>The longest an activation waits for one replica's state.</summary>
-    private static readonly TimeSpan SubscribeTimeout = TimeSpan.FromSeconds(5);
-
-    /// <summary>The longest a token's grain is waited for an in-flight slot (it may be moving to another silo).</summary>
-    private static readonly TimeSpan TokenSlotTimeout = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// The longest this grain waits on another grain (a token's or a replica's). One on a silo that stops or died may
+    /// not answer for the whole response timeout (30 s), and a graceful stop's deactivation waits for every call this
+    /// grain is running: meanwhile every Frontend's calls to this model queue behind it.
+    /// </summary>
+    private static readonly TimeSpan GrainCallTimeout = TimeSpan.FromSeconds(5);
 
     private readonly DispatcherOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<ModelGrain> _logger;
     private readonly GrainsMetrics _metrics;
     private readonly IHostApplicationLifetime _lifetime;
+    private readonly IClusterMembershipService _membership;
+    private readonly ILocalSiloDetails _silo;
     private readonly WaitList _waitList;
     private readonly PriorityQueue<Waiter, DateTimeOffset> _byDeadline = new();
     private readonly Dictionary<string, Waiter> _waitersByRequest = new(StringComparer.Ordinal);
@@ -62,8 +65,17 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     private int _rotation;
     private int _sweeps;
 
-    public ModelGrain(IOptions<DispatcherOptions> options, GrainsMetrics metrics, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<ModelGrain> logger)
+    public ModelGrain(
+        IOptions<DispatcherOptions> options,
+        GrainsMetrics metrics,
+        TimeProvider time,
+        IHostApplicationLifetime lifetime,
+        IClusterMembershipService membership,
+        ILocalSiloDetails silo,
+        ILogger<ModelGrain> logger)
     {
+        _membership = membership;
+        _silo = silo;
         _options = options.Value;
         _metrics = metrics;
         _time = time;
@@ -78,13 +90,9 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         var model = _options.FindModel(_model);
         _queueTimeout = model?.QueueTimeout ?? _options.QueueTimeout;
         _admission = new AdmissionPolicy(_options.Capacity, model?.MinTokensPerSecond ?? _options.Capacity.MinTokensPerSecond);
-        foreach (var backend in model?.Backends ?? [])
-        {
-            if (BackendAddress.TryNormalize(backend) is { } address)
-            {
-                _backends.Add(new BackendSlot(await SubscribeAsync(address, model!, cancellationToken)));
-            }
-        }
+        var addresses = (model?.Backends ?? []).Select(BackendAddress.TryNormalize).OfType<Uri>();
+        var snapshots = await Task.WhenAll(addresses.Select(address => SubscribeAsync(address, model!, cancellationToken)));
+        _backends.AddRange(snapshots.Select(snapshot => new BackendSlot(snapshot)));
 
         _timeoutTimer = this.RegisterGrainTimer(ExpireWaitersAsync, new GrainTimerCreationOptions(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan) { Interleave = true });
         _sweepTimer = this.RegisterGrainTimer(SweepAsync, new GrainTimerCreationOptions(SweepPeriod, SweepPeriod) { Interleave = true, KeepAlive = true });
@@ -93,12 +101,13 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         // on this activation's scheduler, so their Frontends submit them again to the next activation.
         var scheduler = TaskScheduler.Current;
         _stoppingRegistration = _lifetime.ApplicationStopping.Register(() =>
-            Task.Factory.StartNew(StopWaiting, CancellationToken.None, TaskCreationOptions.None, scheduler));
+            Task.Factory.StartNew(StopAndMove, CancellationToken.None, TaskCreationOptions.None, scheduler));
         Log.Activated(_logger, _model, _backends.Count);
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        Log.Deactivating(_logger, _model, reason.ReasonCode.ToString(), _leases.Count);
         await _stoppingRegistration.DisposeAsync();
         _timeoutTimer?.Dispose();
         _sweepTimer?.Dispose();
@@ -125,7 +134,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         }
 
         var token = GrainFactory.GetGrain<ITokenGrain>(request.TokenId);
-        var admission = await token.TryEnterWaitingAsync(request.RequestId, cancellationToken);
+        var admission = await token.TryEnterWaitingAsync(request.RequestId, cancellationToken).WaitAsync(GrainCallTimeout, cancellationToken); // TimeoutException: the Frontend tries again
         if (admission != WaitAdmission.Admitted)
         {
             // The token can be gone here (revoked while a Frontend still had it cached).
@@ -140,7 +149,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
 
         if (_stopping)
         {
-            await token.LeaveWaitingAsync(_model, request.RequestId, null, CancellationToken.None);
+            await TryCallAsync(token.LeaveWaitingAsync(_model, request.RequestId, null, CancellationToken.None), "LeaveWaiting");
             return LeaseGrant.Refused(LeaseOutcome.Stopping, request.AlreadyWaited, TimeSpan.Zero);
         }
 
@@ -165,12 +174,12 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             catch (OperationCanceledException)
             {
                 RemoveWaiter(waiter);
-                await token.LeaveWaitingAsync(_model, request.RequestId, null, CancellationToken.None);
+                await TryCallAsync(token.LeaveWaitingAsync(_model, request.RequestId, null, CancellationToken.None), "LeaveWaiting");
                 throw;
             }
         }
 
-        await token.LeaveWaitingAsync(_model, request.RequestId, grant.Outcome == LeaseOutcome.Granted ? grant.LeaseId : null, CancellationToken.None);
+        await TryCallAsync(token.LeaveWaitingAsync(_model, request.RequestId, grant.Outcome == LeaseOutcome.Granted ? grant.LeaseId : null, CancellationToken.None), "LeaveWaiting");
         if (grant.Outcome == LeaseOutcome.Granted && cancellationToken.IsCancellationRequested)
         {
             // The caller gave up just as the lease was granted (its cancellation crossed the grant): nobody will use or
@@ -206,11 +215,11 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
 
         Log.Released(_logger, release.LeaseId, release.Reason.ToString(), release.StatusCode);
         GrantWhilePossible();
-        await GrainFactory.GetGrain<ITokenGrain>(lease.TokenId).ReleaseAsync(lease.LeaseId, release.Usage, CancellationToken.None);
+        await TryCallAsync(GrainFactory.GetGrain<ITokenGrain>(lease.TokenId).ReleaseAsync(lease.LeaseId, release.Usage, CancellationToken.None), "Release");
         if (unreachable)
         {
             var backend = GrainFactory.GetGrain<IBackendGrain>(BackendAddress.Key(lease.Slot.Snapshot.Address));
-            await backend.ReportUnreachableAsync("a frontend could not connect", CancellationToken.None);
+            await TryCallAsync(backend.ReportUnreachableAsync("a frontend could not connect", CancellationToken.None), "ReportUnreachable");
         }
     }
 
@@ -285,7 +294,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
 
         foreach (var lease in adopted ?? [])
         {
-            await GrainFactory.GetGrain<ITokenGrain>(lease.TokenId).AdoptInFlightAsync(_model, lease.LeaseId, CancellationToken.None);
+            await TryCallAsync(GrainFactory.GetGrain<ITokenGrain>(lease.TokenId).AdoptInFlightAsync(_model, lease.LeaseId, CancellationToken.None), "AdoptInFlight");
         }
 
         foreach (var lease in forgotten ?? [])
@@ -341,7 +350,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         try
         {
             return await GrainFactory.GetGrain<IBackendGrain>(BackendAddress.Key(address)).SubscribeAsync(_model, cancellationToken)
-                .WaitAsync(SubscribeTimeout, cancellationToken);
+                .WaitAsync(GrainCallTimeout, cancellationToken);
         }
         catch (Exception exception) when (exception is TimeoutException or OrleansException)
         {
@@ -425,11 +434,11 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         bool taken;
         try
         {
-            taken = await token.TryTakeSlotAsync(_model, request.RequestId, CancellationToken.None).WaitAsync(TokenSlotTimeout);
+            taken = await token.TryTakeSlotAsync(_model, request.RequestId, CancellationToken.None).WaitAsync(GrainCallTimeout);
         }
         catch (Exception exception) when (exception is TimeoutException or OrleansException)
         {
-            Log.TokenSlotFailed(_logger, request.RequestId, _model, exception.GetType().Name);
+            Log.GrainCallFailed(_logger, _model, "TryTakeSlot", exception.GetType().Name);
             taken = false;
         }
 
@@ -439,7 +448,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             if (taken)
             {
                 // It left while the slot was on its way (its own leave may have reached the token grain first).
-                await token.LeaveWaitingAsync(_model, request.RequestId, null, CancellationToken.None);
+                await TryCallAsync(token.LeaveWaitingAsync(_model, request.RequestId, null, CancellationToken.None), "LeaveWaiting");
             }
 
             return;
@@ -452,6 +461,23 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         else if (_waitList.Unpark(request.TokenId))
         {
             GrantWhilePossible();
+        }
+    }
+
+    /// <summary>
+    /// Awaits a call to another grain for at most <see cref="GrainCallTimeout"/>. A call that fails or takes longer is
+    /// only logged: the counts it carried heal by themselves (a token grain drops waits older than the longest queue
+    /// timeout and checks its leases with their models every 10 s; a replica's grain probes it anyway).
+    /// </summary>
+    private async Task TryCallAsync(Task call, string method)
+    {
+        try
+        {
+            await call.WaitAsync(GrainCallTimeout);
+        }
+        catch (Exception exception) when (exception is TimeoutException or OrleansException)
+        {
+            Log.GrainCallFailed(_logger, _model, method, exception.GetType().Name);
         }
     }
 
@@ -478,6 +504,21 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         if (holderId is not null)
         {
             _holders[holderId] = _time.GetUtcNow();
+        }
+    }
+
+    /// <summary>
+    /// The silo stops: the waiters are sent back (<see cref="StopWaiting"/>), and when another silo is active the grain
+    /// deactivates as soon as it is idle, so the next request activates it there at once instead of being sent back until
+    /// Orleans deactivates every grain near the end of its stop. Leases move as on a failover (renewals, adoption).
+    /// </summary>
+    private void StopAndMove()
+    {
+        StopWaiting();
+        var elsewhere = _membership.CurrentSnapshot.Members.Values.Any(m => m.Status == SiloStatus.Active && !m.SiloAddress.Equals(_silo.SiloAddress));
+        if (elsewhere)
+        {
+            this.DeactivateOnIdle();
         }
     }
 
@@ -601,7 +642,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
                 try
                 {
                     var snapshot = await GrainFactory.GetGrain<IBackendGrain>(BackendAddress.Key(slot.Snapshot.Address)).SubscribeAsync(_model, cancellationToken)
-                        .WaitAsync(SubscribeTimeout, cancellationToken);
+                        .WaitAsync(GrainCallTimeout, cancellationToken);
                     await OnBackendChangedAsync(snapshot, cancellationToken);
                 }
                 catch (Exception exception) when (exception is TimeoutException or OrleansException)
