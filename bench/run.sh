@@ -57,9 +57,11 @@ ${overhead}
 
 ## Memory per waiting request
 
-In the dispatcher process, over HTTP: command \`dotnet run -c Release --project bench/Dispatcher.Benchmarks -- waiting-memory 0 10000 100000\`.
-One replica holds one long request; the others wait in the dispatcher's queue over HTTP/2. Resident memory of the
-dispatcher process, so the figure includes Kestrel's HTTP/2 streams, request objects and buffers.
+Over HTTP: command \`dotnet run -c Release --project bench/Dispatcher.Benchmarks -- waiting-memory 0 10000 100000\`.
+One replica holds one long request; the others wait in the dispatcher's queue over HTTP/2. Resident memory of each
+process: the embedded default (one process), and a cluster (a Frontend in client mode and one silo process, where
+each waiting request is also a pending grain call across processes). The figures include Kestrel's HTTP/2 streams,
+request objects, Orleans' messages and buffers.
 
 ${waiting}
 
@@ -73,7 +75,9 @@ Command: \`dotnet run -c Release --project bench/Dispatcher.Benchmarks -- failov
 Frontend in client mode on PostgreSQL, two emulated replicas (4 leases each), eight streaming clients; five times,
 the silo hosting the model (from \`GET /cluster\`) is killed with SIGKILL and a new silo joins before the next
 kill. Time: from the kill to the response headers of the first request sent after it (the Frontend forwards only
-after a grant). Membership tuned as shipped (probe 1 s, 2 missed probes, 1 vote).
+after a grant). Membership tuned as shipped (probe 1 s, 2 missed probes, 1 vote). Then, five times, a second
+Frontend holding all eight leases with long streams is killed with SIGKILL: the time until the model grain holds no
+lease (holder expiry 10 s).
 
 ${failover}
 

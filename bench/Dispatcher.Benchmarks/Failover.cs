@@ -15,6 +15,8 @@ namespace Dispatcher.Benchmarks;
 /// then, <c>kills</c> times, SIGKILL of the silo hosting the model (a new silo replaces it before the next kill). For
 /// each kill: the time until the first request sent after the kill gets its response headers (the Frontend forwards
 /// only after a grant, so this is the first new grant plus the replica's first byte), and the errors clients saw.
+/// Then, <c>kills</c> times, a second Frontend holding all eight leases with long streams is killed with SIGKILL: the
+/// time until the model grain holds no lease any more (the holder expiry).
 /// </summary>
 internal static class Failover
 {
@@ -36,7 +38,7 @@ internal static class Failover
         var first = await processes.EmulatorAsync(emulator);
         var second = await processes.EmulatorAsync(emulator);
         string[] settings = [$"--Dispatcher:Models:0:Name={Model}", $"--Dispatcher:Models:0:Backends:0={first}", $"--Dispatcher:Models:0:Backends:1={second}",
-            "--Dispatcher:Capacity:UseMetrics=false", "--Dispatcher:MaxConcurrentLeasesPerBackend=4"];
+            "--Dispatcher:Capacity:UseMetrics=false", "--Dispatcher:MaxConcurrentLeasesPerBackend=4", "--Dispatcher:Dashboard:Open=true"];
         var silos = new List<(Uri Management, string Endpoint, Process Process)>();
         for (var i = 0; i < 3; i++)
         {
@@ -115,11 +117,88 @@ internal static class Failover
         await Task.Delay(TimeSpan.FromSeconds(2));
         await stop.CancelAsync();
         await Task.WhenAll(clients);
-        var sorted = takeovers.Order().ToList();
+
+        var freed = new List<TimeSpan>();
+        for (var kill = 0; kill < kills; kill++)
+        {
+            freed.Add(await KillFrontendAsync(processes, [.. settings, "--Dispatcher:Cluster:Mode=Client", $"--ConnectionStrings:Postgres={database}"],
+                silos.First(s => !s.Process.HasExited).Management));
+        }
+
         return string.Create(CultureInfo.InvariantCulture,
             $"| kills | first new grant after SIGKILL, min / median / max | requests | client errors |{Environment.NewLine}" +
             $"| ---: | --- | ---: | ---: |{Environment.NewLine}" +
-            $"| {kills} | {sorted[0].TotalSeconds:0.00} / {sorted[sorted.Count / 2].TotalSeconds:0.00} / {sorted[^1].TotalSeconds:0.00} s | {requests} | {errors} |{Environment.NewLine}" +
-            $"{Environment.NewLine}Each kill: {string.Join(", ", takeovers.Select(t => t.TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture)))} s{Environment.NewLine}");
+            $"| {kills} | {Spread(takeovers)} | {requests} | {errors} |{Environment.NewLine}" +
+            $"{Environment.NewLine}Each kill: {Each(takeovers)}{Environment.NewLine}{Environment.NewLine}" +
+            $"| Frontend kills | its 8 leases back after SIGKILL, min / median / max |{Environment.NewLine}" +
+            $"| ---: | --- |{Environment.NewLine}" +
+            $"| {kills} | {Spread(freed)} |{Environment.NewLine}" +
+            $"{Environment.NewLine}Each kill: {Each(freed)}{Environment.NewLine}");
     }
+
+    /// <summary>
+    /// Starts a Frontend, holds all eight leases through it with long streams, kills it with SIGKILL and returns the time
+    /// until the model grain (asked through <paramref name="silo"/>'s management endpoint) holds no lease.
+    /// </summary>
+    private static async Task<TimeSpan> KillFrontendAsync(Processes processes, string[] settings, Uri silo)
+    {
+        var (frontend, process) = await processes.DispatcherAsync(settings);
+        using var cut = new CancellationTokenSource();
+        var streams = Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+        {
+            using var http = new HttpClient { BaseAddress = frontend, Timeout = Timeout.InfiniteTimeSpan };
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+            using var content = new StringContent($"{{\"model\":\"{Model}\",\"messages\":[{{\"role\":\"user\",\"content\":\"Hi\"}}],\"max_tokens\":4000,\"stream\":true}}", Encoding.UTF8, "application/json");
+            try
+            {
+                using var response = await http.PostAsync("/v1/chat/completions", content, cut.Token);
+                await response.Content.ReadAsStringAsync(cut.Token);
+            }
+            catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException or IOException)
+            {
+                // Its Frontend is killed under it.
+            }
+        })).ToList();
+
+        using var management = new HttpClient { BaseAddress = silo, Timeout = TimeSpan.FromSeconds(10) };
+        await UntilLeasesAsync(management, 8);
+        var killed = Stopwatch.StartNew();
+        process.Kill();
+        await process.WaitForExitAsync();
+        await UntilLeasesAsync(management, 0);
+        var freed = killed.Elapsed;
+        await cut.CancelAsync();
+        await Task.WhenAll(streams);
+        return freed;
+    }
+
+    /// <summary>Waits (at most a minute) until the model grain holds exactly <paramref name="leases"/> leases.</summary>
+    private static async Task UntilLeasesAsync(HttpClient management, int leases)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+        while (true)
+        {
+            using var state = JsonDocument.Parse(await management.GetStringAsync("/dashboard/api/state"));
+            if (state.RootElement.GetProperty("models")[0].GetProperty("inFlight").GetInt32() == leases)
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"the model never held {leases} leases: {state.RootElement}");
+            }
+
+            await Task.Delay(20);
+        }
+    }
+
+    private static string Spread(List<TimeSpan> times)
+    {
+        var sorted = times.Order().ToList();
+        return string.Create(CultureInfo.InvariantCulture, $"{sorted[0].TotalSeconds:0.00} / {sorted[sorted.Count / 2].TotalSeconds:0.00} / {sorted[^1].TotalSeconds:0.00} s");
+    }
+
+    private static string Each(List<TimeSpan> times) =>
+        string.Join(", ", times.Select(t => t.TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture))) + " s";
 }

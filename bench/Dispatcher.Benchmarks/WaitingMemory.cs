@@ -1,39 +1,82 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using Dispatcher.Grains.Metrics;
+using Dispatcher.Silo.Database;
+using Dispatcher.Silo.Tokens;
+using Dispatcher.Testing;
+using Npgsql;
 
 namespace Dispatcher.Benchmarks;
 
 /// <summary>
-/// Resident memory of the dispatcher process while N requests wait over HTTP/2 (one replica held by one long
-/// request, so everything else waits in the dispatcher's queue). Bytes per waiting request = growth / N: the
-/// whole cost, Kestrel's streams and request objects included, not only the wait-list entry.
+/// Resident memory while N requests wait over HTTP/2 (one replica held by one long request, so everything else waits
+/// in the dispatcher's queue), in both layouts: the embedded default (one process) and a cluster (a silo process and
+/// a Frontend in client mode, where each waiting request is also a pending grain call across processes). Bytes per
+/// waiting request = growth / N for each process: the whole cost, Kestrel's streams, request objects and Orleans'
+/// messages included, not only the wait-list entry.
 /// </summary>
 internal static class WaitingMemory
 {
+    private const string Model = "bench-model";
+
     public static async Task<string> RunAsync(int[] counts)
     {
-        var lines = new List<string> { "| waiting requests | dispatcher resident memory | growth | per waiting request |", "| ---: | ---: | ---: | ---: |" };
-        foreach (var count in counts)
+        var lines = new List<string>
         {
-            lines.Add(await MeasureAsync(count));
+            "| layout | waiting requests | process | resident memory | growth | per waiting request |",
+            "| --- | ---: | --- | ---: | ---: | ---: |",
+        };
+        foreach (var clustered in new[] { false, true })
+        {
+            foreach (var count in counts)
+            {
+                lines.AddRange(await MeasureAsync(count, clustered));
+            }
         }
 
         return string.Join(Environment.NewLine, lines) + Environment.NewLine;
     }
 
-    private static async Task<string> MeasureAsync(int count)
+    private static async Task<List<string>> MeasureAsync(int count, bool clustered)
     {
         await using var processes = new Processes();
-        var replica = await processes.EmulatorAsync("--Emulator:ModelName", "bench-model", "--Emulator:StepBase", "00:00:00.050");
-        var port = Processes.FreePort();
-        var (_, dispatcher) = await processes.DispatcherAsync(port,
-            "--Kestrel:Limits:Http2:MaxStreamsPerConnection=1000",
-            "--Dispatcher:Models:0:Name=bench-model", $"--Dispatcher:Models:0:Backends:0={replica}",
+        var replica = await processes.EmulatorAsync("--Emulator:ModelName", Model, "--Emulator:StepBase", "00:00:00.050");
+        string[] settings =
+        [
+            $"--Dispatcher:Models:0:Name={Model}", $"--Dispatcher:Models:0:Backends:0={replica}",
             "--Dispatcher:Capacity:UseMetrics=false", "--Dispatcher:MaxConcurrentLeasesPerBackend=1", "--Dispatcher:QueueTimeout=00:10:00",
-            "--Dispatcher:Tokens:0:Name=bench", $"--Dispatcher:Tokens:0:Token={Overhead.Token}", "--Dispatcher:Tokens:0:Threshold=1000000");
+        ];
+        var port = Processes.FreePort();
+        List<(string Name, Process Process)> measured;
+        Uri metrics; // where dispatcher_waiting is exported: the process that hosts the grains
+        if (clustered)
+        {
+            var postgres = await PostgresServer.SharedAsync(); // CI's server, or a private one stopped at exit
+            var database = await postgres.CreateDatabaseAsync();
+            await using (var dataSource = NpgsqlDataSource.Create(database))
+            {
+                await PostgresMigrator.MigrateAsync(dataSource, CancellationToken.None);
+                await new TokenAdmin(dataSource).PutAsync("bench", Overhead.Token, 1, 1_000_000, null, CancellationToken.None);
+            }
+
+            var (management, _, silo) = await processes.SiloAsync(database, settings);
+            var (_, frontend) = await processes.DispatcherAsync(port,
+                [.. settings, "--Kestrel:Limits:Http2:MaxStreamsPerConnection=1000", "--Dispatcher:Cluster:Mode=Client", $"--ConnectionStrings:Postgres={database}"]);
+            measured = [("Frontend (client)", frontend), ("silo", silo)];
+            metrics = management;
+        }
+        else
+        {
+            var (address, dispatcher) = await processes.DispatcherAsync(port,
+                [.. settings, "--Kestrel:Limits:Http2:MaxStreamsPerConnection=1000",
+                 "--Dispatcher:Tokens:0:Name=bench", $"--Dispatcher:Tokens:0:Token={Overhead.Token}", "--Dispatcher:Tokens:0:Threshold=1000000"]);
+            measured = [("dispatcher", dispatcher)];
+            metrics = address;
+        }
+
         using var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true, UseProxy = false };
         using var http = new HttpClient(handler)
         {
@@ -43,48 +86,68 @@ internal static class WaitingMemory
             Timeout = Timeout.InfiniteTimeSpan,
         };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Overhead.Token);
-        using var stop = new CancellationTokenSource();
+        using var probe = new HttpClient { BaseAddress = metrics };
 
-        Task<HttpResponseMessage> Send(int maxTokens) => http.PostAsync("/v1/chat/completions",
-            new StringContent($"{{\"model\":\"bench-model\",\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}],\"max_tokens\":{maxTokens}}}", Encoding.UTF8, "application/json"), stop.Token);
-
-        var holder = Send(1_000_000);
-        await WaitForAsync(http, waiting: 0, inFlight: 1);
         // Warm up the same paths, then settle before the baseline.
-        var warm = Enumerable.Range(0, 100).Select(_ => Send(1)).ToList();
-        await WaitForAsync(http, waiting: 100, inFlight: 1);
-        await stop.CancelAsync();
-        await Task.WhenAll(warm.Append(holder).Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
-
-        using var stop2 = new CancellationTokenSource();
-        Task<HttpResponseMessage> Send2(int maxTokens) => http.PostAsync("/v1/chat/completions",
-            new StringContent($"{{\"model\":\"bench-model\",\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}],\"max_tokens\":{maxTokens}}}", Encoding.UTF8, "application/json"), stop2.Token);
-        var holder2 = Send2(1_000_000);
-        await WaitForAsync(http, waiting: 0, inFlight: 1);
-        await Task.Delay(2000);
-        var before = Processes.ResidentBytes(dispatcher);
-        var waiting = new List<Task<HttpResponseMessage>>(count);
-        for (var i = 0; i < count; i++)
+        await RoundAsync(http, probe, 100, measure: null);
+        var samples = new List<long[]>(); // each process's resident bytes, before the waiting requests and while they wait
+        await RoundAsync(http, probe, count, measure: async () =>
         {
-            waiting.Add(Send2(1));
-        }
+            await Task.Delay(2000);
+            samples.Add([.. measured.Select(p => Processes.ResidentBytes(p.Process))]);
+        });
 
-        await WaitForAsync(http, waiting: count, inFlight: 1);
-        await Task.Delay(2000);
-        var after = Processes.ResidentBytes(dispatcher);
-        await stop2.CancelAsync();
-        await Task.WhenAll(waiting.Append(holder2).Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
-        var growth = after - before;
-        return string.Create(CultureInfo.InvariantCulture,
-            $"| {count:N0} | {after / 1048576.0:0} MiB | {growth / 1048576.0:0} MiB | {(count == 0 ? "-" : $"{(double)growth / count / 1024:0.0} KiB")} |");
+        var (before, after) = (samples[0], samples[1]);
+        var layout = clustered ? "cluster" : "embedded";
+        return [.. measured.Select((p, i) =>
+        {
+            var growth = after[i] - before[i];
+            return string.Create(CultureInfo.InvariantCulture,
+                $"| {layout} | {count:N0} | {p.Name} | {after[i] / 1048576.0:0} MiB | {growth / 1048576.0:0} MiB | {(count == 0 ? "-" : $"{(double)growth / count / 1024:0.0} KiB")} |");
+        })];
     }
 
-    private static async Task WaitForAsync(HttpClient http, int waiting, int inFlight)
+    /// <summary>
+    /// One request holds the replica, <paramref name="count"/> more wait; <paramref name="measure"/> runs before they are
+    /// sent and again once they all wait. Then every client leaves.
+    /// </summary>
+    private static async Task RoundAsync(HttpClient http, HttpClient probe, int count, Func<Task>? measure)
+    {
+        using var stop = new CancellationTokenSource();
+        Task<HttpResponseMessage> Send(int maxTokens) => http.PostAsync("/v1/chat/completions",
+            new StringContent($"{{\"model\":\"{Model}\",\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}],\"max_tokens\":{maxTokens}}}", Encoding.UTF8, "application/json"), stop.Token);
+
+        var holder = Send(1_000_000);
+        await WaitForAsync(probe, waiting: 0, inFlight: 1);
+        if (measure is not null)
+        {
+            await measure();
+        }
+
+        var waiting = new List<Task<HttpResponseMessage>>(count) { holder };
+        for (var i = 0; i < count; i++)
+        {
+            waiting.Add(Send(1));
+        }
+
+        await WaitForAsync(probe, waiting: count, inFlight: 1);
+        if (measure is not null)
+        {
+            await measure();
+        }
+
+        await stop.CancelAsync();
+        await Task.WhenAll(waiting.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
+        await WaitForAsync(probe, waiting: 0, inFlight: 0, atMost: true);
+    }
+
+    private static async Task WaitForAsync(HttpClient probe, int waiting, int inFlight, bool atMost = false)
     {
         for (var attempt = 0; attempt < 1200; attempt++)
         {
-            var metrics = PrometheusTextParser.Parse(await http.GetStringAsync("/metrics"));
-            if ((metrics.Sum("dispatcher_waiting") ?? 0) >= waiting && (metrics.Sum("dispatcher_in_flight") ?? 0) >= inFlight)
+            var metrics = PrometheusTextParser.Parse(await probe.GetStringAsync("/metrics"));
+            var (w, f) = (metrics.Sum("dispatcher_waiting") ?? 0, metrics.Sum("dispatcher_in_flight") ?? 0);
+            if (atMost ? w <= waiting && f <= inFlight : w >= waiting && f >= inFlight)
             {
                 return;
             }
