@@ -143,7 +143,8 @@ internal static class WaitingMemory
 
     private static async Task WaitForAsync(HttpClient probe, int waiting, int inFlight, bool atMost = false)
     {
-        for (var attempt = 0; attempt < 1200; attempt++)
+        // Two minutes, and a minute more per 20,000 requests sent (100,000 take minutes on 2 busy cores).
+        for (var attempt = 0; attempt < 1200 + (waiting * 3 / 100); attempt++)
         {
             var metrics = PrometheusTextParser.Parse(await probe.GetStringAsync("/metrics"));
             var (w, f) = (metrics.Sum("dispatcher_waiting") ?? 0, metrics.Sum("dispatcher_in_flight") ?? 0);

@@ -61,6 +61,9 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     private IGrainTimer? _sweepTimer;
     private CancellationTokenRegistration _stoppingRegistration;
     private bool _stopping;
+
+    /// <summary>Completed when the grain stops taking requests (<see cref="StopWaiting"/>): cuts the admission call short.</summary>
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _sequence;
     private int _rotation;
     private int _sweeps;
@@ -134,7 +137,15 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         }
 
         var token = GrainFactory.GetGrain<ITokenGrain>(request.TokenId);
-        var admission = await token.TryEnterWaitingAsync(request.RequestId, cancellationToken).WaitAsync(GrainCallTimeout, cancellationToken); // TimeoutException: the Frontend tries again
+        // Not bounded by time: a burst of one token's requests queues at its grain, and cutting those calls would have
+        // their Frontends send them again and again. Cut only when this grain stops (its deactivation waits for it).
+        var entering = token.TryEnterWaitingAsync(request.RequestId, cancellationToken);
+        if (await Task.WhenAny(entering, _stopped.Task) != entering)
+        {
+            return LeaseGrant.Refused(LeaseOutcome.Stopping, request.AlreadyWaited, TimeSpan.Zero); // counted once when sent again
+        }
+
+        var admission = await entering;
         if (admission != WaitAdmission.Admitted)
         {
             // The token can be gone here (revoked while a Frontend still had it cached).
@@ -526,6 +537,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     private void StopWaiting()
     {
         _stopping = true;
+        _stopped.TrySetResult();
         var waiters = _waitersByRequest.Values.ToList();
         foreach (var waiter in waiters)
         {
