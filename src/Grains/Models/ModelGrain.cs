@@ -47,6 +47,12 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     private readonly WaitList _waitList;
     private readonly PriorityQueue<Waiter, DateTimeOffset> _byDeadline = new();
     private readonly Dictionary<string, Waiter> _waitersByRequest = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Requests whose token grain has not yet answered their admission: a renewal must not call them unknown, or a
+    /// burst that queues at one token grain is abandoned and sent again to the back of that queue, over and over.
+    /// </summary>
+    private readonly HashSet<string> _entering = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ActiveLease> _leases = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTimeOffset> _holders = new(StringComparer.Ordinal);
     private readonly List<BackendSlot> _backends = [];
@@ -139,13 +145,23 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         var token = GrainFactory.GetGrain<ITokenGrain>(request.TokenId);
         // Not bounded by time: a burst of one token's requests queues at its grain, and cutting those calls would have
         // their Frontends send them again and again. Cut only when this grain stops (its deactivation waits for it).
-        var entering = token.TryEnterWaitingAsync(request.RequestId, cancellationToken);
-        if (await Task.WhenAny(entering, _stopped.Task) != entering)
+        WaitAdmission admission;
+        _entering.Add(request.RequestId);
+        try
         {
-            return LeaseGrant.Refused(LeaseOutcome.Stopping, request.AlreadyWaited, TimeSpan.Zero); // counted once when sent again
+            var entering = token.TryEnterWaitingAsync(request.RequestId, cancellationToken);
+            if (await Task.WhenAny(entering, _stopped.Task) != entering)
+            {
+                return LeaseGrant.Refused(LeaseOutcome.Stopping, request.AlreadyWaited, TimeSpan.Zero); // counted once when sent again
+            }
+
+            admission = await entering;
+        }
+        finally
+        {
+            _entering.Remove(request.RequestId);
         }
 
-        var admission = await entering;
         if (admission != WaitAdmission.Admitted)
         {
             // The token can be gone here (revoked while a Frontend still had it cached).
@@ -296,7 +312,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
 
         foreach (var requestId in renewal.Waiting)
         {
-            var waiting = _waitersByRequest.TryGetValue(requestId, out var waiter) && waiter.IsWaiting;
+            var waiting = _entering.Contains(requestId) || (_waitersByRequest.TryGetValue(requestId, out var waiter) && waiter.IsWaiting);
             if (!waiting && !leasedRequests.Contains(requestId))
             {
                 (unknown ??= []).Add(requestId);

@@ -1,5 +1,6 @@
 using Dispatcher.Grains.Abstractions.Leases;
 using Dispatcher.Grains.Abstractions.Tokens;
+using Dispatcher.Grains.Tokens;
 using Dispatcher.Testing;
 
 namespace Dispatcher.Grains.Tests.Models;
@@ -83,6 +84,43 @@ public sealed class ModelGrainRenewalTests
         await host.ReleaseAsync(grant);
         await host.ReleaseAsync(await waiting.WaitAsync(Eventually.Limit));
         await host.AssertNothingHeldAsync();
+    }
+
+    [Fact]
+    public async Task RenewAsync_RequestWhoseTokenHasNotAnswered_IsKnown()
+    {
+        // A burst of one token's requests queues at its grain: those not yet admitted must not be sent back as unknown.
+        var store = new GatedTokenStore();
+        await using var host = await GrainTestHost.StartAsync(tokenStore: store);
+        var request = host.Request("mid", holder: Holder);
+        var pending = host.ModelGrain.AcquireAsync(request, CancellationToken.None);
+        await store.Asked.Task.WaitAsync(Eventually.Limit);
+
+        var whileEntering = await host.ModelGrain.RenewAsync(new LeaseRenewal(Holder, [], [request.RequestId, "req-lost"]), CancellationToken.None);
+
+        Assert.Equal(["req-lost"], whileEntering.UnknownWaiting);
+        store.Open.SetResult();
+        var grant = await pending.WaitAsync(Eventually.Limit);
+        Assert.Equal(LeaseOutcome.Granted, grant.Outcome);
+        await host.ReleaseAsync(grant);
+        var afterwards = await host.ModelGrain.RenewAsync(new LeaseRenewal(Holder, [], [request.RequestId]), CancellationToken.None);
+        Assert.Equal([request.RequestId], afterwards.UnknownWaiting);
+        await host.AssertNothingHeldAsync();
+    }
+
+    /// <summary>Knows every token as priority 5; holds each lookup until <see cref="Open"/> is set.</summary>
+    private sealed class GatedTokenStore : ITokenStore
+    {
+        public TaskCompletionSource Asked { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource Open { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async Task<TokenLookup> FindAsync(string tokenId, CancellationToken cancellationToken)
+        {
+            Asked.TrySetResult();
+            await Open.Task.WaitAsync(cancellationToken);
+            return TokenLookup.Found(new TokenPolicy("team", 5, 5));
+        }
     }
 
     [Fact]
