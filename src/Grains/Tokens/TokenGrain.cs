@@ -28,6 +28,9 @@ internal sealed class TokenGrain(ITokenStore store, IOptions<DispatcherOptions> 
 
     private static readonly TimeSpan CheckTimeout = TimeSpan.FromSeconds(5);
 
+    /// <summary>How often waits are looked through for stale ones (see <see cref="DropStaleWaits"/>).</summary>
+    private static readonly TimeSpan StaleSweepPeriod = TimeSpan.FromSeconds(1);
+
     private readonly TokenStoreOptions _cache = options.Value.TokenStore;
     private readonly TimeSpan _longestWait = options.Value.Models.Select(m => m.QueueTimeout ?? options.Value.QueueTimeout)
         .Append(options.Value.QueueTimeout).Max() + TimeSpan.FromMinutes(1);
@@ -37,6 +40,7 @@ internal sealed class TokenGrain(ITokenStore store, IOptions<DispatcherOptions> 
     private int _slotsTakenByWaits;
     private TokenLookup? _lookup;
     private DateTimeOffset _fetchedAt;
+    private DateTimeOffset _nextStaleSweep;
     private long _completed;
     private long _completionTokens;
 
@@ -176,10 +180,21 @@ internal sealed class TokenGrain(ITokenStore store, IOptions<DispatcherOptions> 
         return Task.FromResult(new TokenCounters(_waiting.Count, _inFlight.Count, _completed, _completionTokens));
     }
 
-    /// <summary>A wait older than the longest queue timeout died with its model grain's activation.</summary>
+    /// <summary>
+    /// A wait older than the longest queue timeout died with its model grain's activation. Looked for at most once per
+    /// <see cref="StaleSweepPeriod"/>: every admission looking through all waits made a burst of one token quadratic
+    /// (100,000 requests queued at this grain past Orleans' response timeout).
+    /// </summary>
     private void DropStaleWaits()
     {
-        var oldest = time.GetUtcNow() - _longestWait;
+        var now = time.GetUtcNow();
+        if (now < _nextStaleSweep)
+        {
+            return;
+        }
+
+        _nextStaleSweep = now + StaleSweepPeriod;
+        var oldest = now - _longestWait;
         foreach (var (requestId, wait) in _waiting)
         {
             if (wait.Since < oldest)
