@@ -2,12 +2,12 @@ using Dispatcher.Frontend.Api;
 using Dispatcher.Frontend.Auth;
 using Dispatcher.Frontend.Cluster;
 using Dispatcher.Frontend.Forwarding;
-using Dispatcher.Frontend.Health;
 using Dispatcher.Frontend.Logging;
 using Dispatcher.Frontend.Models;
 using Dispatcher.Frontend.Telemetry;
 using Dispatcher.Silo;
 using Dispatcher.Silo.Dashboard;
+using Dispatcher.Silo.Health;
 using Dispatcher.Silo.Hosting;
 using Dispatcher.Silo.Telemetry;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -93,7 +93,7 @@ public static class FrontendHostingExtensions
     {
         app.Services.GetRequiredService<PrometheusExporter>(); // listening from the start
         app.UseMiddleware<RequestIdMiddleware>();
-        app.MapHealthApi();
+        app.MapDispatcherHealthChecks();
         app.MapGet("/metrics", (PrometheusExporter exporter) => Results.Text(exporter.Write(), PrometheusExporter.ContentType));
         app.MapOpenAiApi();
         app.MapDashboard();

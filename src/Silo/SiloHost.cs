@@ -2,6 +2,7 @@ using Dispatcher.Grains.Abstractions.Configuration;
 using Dispatcher.Grains.Abstractions.Models;
 using Dispatcher.Silo.Dashboard;
 using Dispatcher.Silo.Database;
+using Dispatcher.Silo.Health;
 using Dispatcher.Silo.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -9,7 +10,6 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -38,11 +38,7 @@ public static class SiloHost
         builder.Services.AddSingleton<PrometheusExporter>();
         var app = builder.Build();
         app.Services.GetRequiredService<PrometheusExporter>();
-        app.MapGet("/health/live", () => Results.Json(new { status = "live" }));
-        app.MapGet("/health/ready", (IHostApplicationLifetime lifetime) =>
-            lifetime.ApplicationStarted.IsCancellationRequested && !lifetime.ApplicationStopping.IsCancellationRequested
-                ? Results.Json(new { status = "ready" })
-                : Results.Json(new { status = "not ready" }, statusCode: StatusCodes.Status503ServiceUnavailable));
+        app.MapDispatcherHealthChecks();
         app.MapGet("/metrics", (PrometheusExporter exporter) => Results.Text(exporter.Write(), PrometheusExporter.ContentType));
         app.MapClusterView();
         app.MapDashboard();

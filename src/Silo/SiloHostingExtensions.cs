@@ -5,6 +5,7 @@ using Dispatcher.Grains.Backends;
 using Dispatcher.Grains.Tokens;
 using Dispatcher.Silo.Backends;
 using Dispatcher.Silo.Database;
+using Dispatcher.Silo.Health;
 using Dispatcher.Silo.Hosting;
 using Dispatcher.Silo.Tokens;
 using Microsoft.Extensions.Configuration;
@@ -66,6 +67,7 @@ public static class SiloHostingExtensions
 
         services.AddDispatcherGrains();
         services.TryAddSingleton<IReplicaProbe, HttpReplicaProbe>();
+        services.AddDispatcherHealthChecks<SiloActiveHealthCheck>(builder.Configuration);
         var cluster = ClusterSettings(builder.Configuration);
         builder.UseOrleans(silo =>
         {
@@ -135,9 +137,12 @@ public static class SiloHostingExtensions
                 ["Dispatcher:Cluster:Mode=Client needs ConnectionStrings:Postgres (the silos' membership table)."]);
         }
 
+        builder.Services.TryAddSingleton<GatewayConnections>();
+        builder.Services.AddDispatcherHealthChecks<ClusterClientHealthCheck>(builder.Configuration);
         var cluster = ClusterSettings(builder.Configuration);
         builder.UseOrleansClient(client =>
         {
+            client.Services.AddSingleton<IClusterConnectionStatusObserver>(sp => sp.GetRequiredService<GatewayConnections>());
             client.Configure<Orleans.Configuration.ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (cluster.ClusterId, cluster.ServiceId));
             client.UseAdoNetClustering(o => (o.Invariant, o.ConnectionString) = (NpgsqlInvariant, connectionString));
             client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = cluster.GatewayListRefreshPeriod);

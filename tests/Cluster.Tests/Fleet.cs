@@ -40,9 +40,12 @@ internal sealed class Fleet : IAsyncDisposable
     /// <param name="silos">Silo processes to start.</param>
     /// <param name="frontends">Frontend processes to start (clients of the silos).</param>
     /// <param name="frontendSettings">More command-line settings for the Frontends.</param>
-    public static async Task<Fleet> StartAsync(int silos, int frontends, params string[] frontendSettings)
+    public static async Task<Fleet> StartAsync(int silos, int frontends, params string[] frontendSettings) =>
+        await StartAsync(await PostgresServer.SharedAsync(), silos, frontends, frontendSettings); // CI's server, or a private one stopped at exit
+
+    /// <summary>A fleet whose membership and tokens are in <paramref name="postgres"/> (a private server a test may stop).</summary>
+    public static async Task<Fleet> StartAsync(PostgresServer postgres, int silos, int frontends, params string[] frontendSettings)
     {
-        var postgres = await PostgresServer.SharedAsync(); // CI's server, or a private one stopped at exit
         var database = await postgres.CreateDatabaseAsync();
         await using (var dataSource = NpgsqlDataSource.Create(database))
         {
