@@ -11,6 +11,7 @@ using Dispatcher.Silo.Health;
 using Dispatcher.Silo.Hosting;
 using Dispatcher.Silo.Telemetry;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Prometheus;
 
 namespace Dispatcher.Frontend;
 
@@ -77,7 +78,7 @@ public static class FrontendHostingExtensions
         services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.SectionName)
             .Validate(o => o.MaxFailedAttemptsPerMinute >= 0, $"{AuthOptions.SectionName}:MaxFailedAttemptsPerMinute must not be negative.");
         services.TryAddSingleton<FrontendMetrics>();
-        services.TryAddSingleton<PrometheusExporter>();
+        services.TryAddSingleton<PrometheusMetrics>();
         var telemetry = configuration.GetSection(TelemetryOptions.SectionName).Get<TelemetryOptions>() ?? new TelemetryOptions();
         if (telemetry.OtlpEndpoint is not null)
         {
@@ -91,10 +92,11 @@ public static class FrontendHostingExtensions
     /// <summary>Maps the health probes and the OpenAI-compatible API.</summary>
     public static WebApplication MapDispatcherFrontend(this WebApplication app)
     {
-        app.Services.GetRequiredService<PrometheusExporter>(); // listening from the start
+        var metrics = app.Services.GetRequiredService<PrometheusMetrics>(); // listening from the start
+        app.Services.GetService<ClusterMetrics>(); // with a co-hosted silo
         app.UseMiddleware<RequestIdMiddleware>();
         app.MapDispatcherHealthChecks();
-        app.MapGet("/metrics", (PrometheusExporter exporter) => Results.Text(exporter.Write(), PrometheusExporter.ContentType));
+        app.MapMetrics("/metrics", metrics.Registry);
         app.MapOpenAiApi();
         app.MapDashboard();
         return app;

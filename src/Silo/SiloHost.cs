@@ -12,6 +12,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Prometheus;
 
 namespace Dispatcher.Silo;
 
@@ -35,11 +36,12 @@ public static class SiloHost
         }
 
         builder.AddDispatcherSilo(joinCluster: true);
-        builder.Services.AddSingleton<PrometheusExporter>();
+        builder.Services.AddSingleton<PrometheusMetrics>();
         var app = builder.Build();
-        app.Services.GetRequiredService<PrometheusExporter>();
+        var metrics = app.Services.GetRequiredService<PrometheusMetrics>(); // listening from the start
+        app.Services.GetRequiredService<ClusterMetrics>();
         app.MapDispatcherHealthChecks();
-        app.MapGet("/metrics", (PrometheusExporter exporter) => Results.Text(exporter.Write(), PrometheusExporter.ContentType));
+        app.MapMetrics("/metrics", metrics.Registry);
         app.MapClusterView();
         app.MapDashboard();
         return app;

@@ -6,6 +6,7 @@ using Dispatcher.Grains.Tokens;
 using Dispatcher.Silo.Backends;
 using Dispatcher.Silo.Database;
 using Dispatcher.Silo.Health;
+using Dispatcher.Silo.Telemetry;
 using Dispatcher.Silo.Hosting;
 using Dispatcher.Silo.Tokens;
 using Microsoft.Extensions.Configuration;
@@ -68,6 +69,7 @@ public static class SiloHostingExtensions
         services.AddDispatcherGrains();
         services.TryAddSingleton<IReplicaProbe, HttpReplicaProbe>();
         services.AddDispatcherHealthChecks<SiloActiveHealthCheck>(builder.Configuration);
+        services.TryAddSingleton<ClusterMetrics>();
         var cluster = ClusterSettings(builder.Configuration);
         builder.UseOrleans(silo =>
         {

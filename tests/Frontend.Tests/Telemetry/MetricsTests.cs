@@ -63,7 +63,37 @@ public sealed class MetricsTests
         Assert.Equal("counter", after.Types["dispatcher_requests_total"]);
         Assert.Equal("histogram", after.Types["dispatcher_queue_wait_seconds"]);
         Assert.Equal("gauge", after.Types["dispatcher_waiting"]);
+        Assert.Equal(1, Sum(after, "dispatcher_cluster_silos", ("status", "active"))); // the co-hosted silo
+        Assert.True(Sum(after, "orleans_catalog_activations") >= 2, "Orleans' activations are not exported"); // model, backend, token grains
+        Assert.True(Sum(after, "orleans_app_requests_latency_seconds_count") > 0, "Orleans' grain calls are not exported");
+        Assert.Equal("histogram", after.Types["orleans_app_requests_latency_seconds"]);
+        Assert.True(Sum(after, "process_working_set_bytes") > 0);
         Assert.DoesNotContain(DispatcherHost.HighToken, text, StringComparison.Ordinal);
         Assert.DoesNotContain(DispatcherHost.LowToken, text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Metrics_TwoHostsInOneProcess_KeepTheirSeriesApart()
+    {
+        await using var first = await DispatcherHost.StartAsync();
+        await using var second = await DispatcherHost.StartAsync();
+        for (var i = 0; i < 2; i++)
+        {
+            using var response = await first.CreateClient().PostAsync("/v1/chat/completions", DispatcherHost.Json(DispatcherHost.Chat(maxTokens: 2)));
+            response.EnsureSuccessStatusCode();
+        }
+
+        using (var response = await second.CreateClient().PostAsync("/v1/chat/completions", DispatcherHost.Json(DispatcherHost.Chat(maxTokens: 2))))
+        {
+            response.EnsureSuccessStatusCode();
+        }
+
+        await first.AssertDrainedAsync();
+        await second.AssertDrainedAsync();
+        var ofFirst = PrometheusTextParser.Parse(await first.CreateClient(token: null).GetStringAsync("/metrics"));
+        var ofSecond = PrometheusTextParser.Parse(await second.CreateClient(token: null).GetStringAsync("/metrics"));
+        Assert.Equal(2, Sum(ofFirst, "dispatcher_requests_total", ("outcome", "granted")));
+        Assert.Equal(1, Sum(ofSecond, "dispatcher_requests_total", ("outcome", "granted")));
+        Assert.Equal(1, Sum(ofFirst, "dispatcher_cluster_silos"));
     }
 }

@@ -11,7 +11,7 @@ public sealed partial class MonitoringFilesTests
     private static string Repository([System.Runtime.CompilerServices.CallerFilePath] string here = "") =>
         Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", "..", ".."));
 
-    [GeneratedRegex(@"\bdispatcher_[a-z0-9_]+")]
+    [GeneratedRegex(@"\b(?:dispatcher|orleans)_[a-z0-9_]+")]
     private static partial Regex MetricName();
 
     private static async Task<HashSet<string>> ExportedNamesAsync()
@@ -42,7 +42,7 @@ public sealed partial class MonitoringFilesTests
         var alerts = (await File.ReadAllLinesAsync(Path.Combine(Repository(), "deploy", "helm", "dispatcher", "files", "alerts.yaml")))
             .Where(l => l.TrimStart().StartsWith("expr:", StringComparison.Ordinal)).ToList();
         Assert.NotEmpty(expressions);
-        Assert.Equal(4, alerts.Count);
+        Assert.Equal(5, alerts.Count);
 
         var exported = await ExportedNamesAsync();
         var queried = expressions.Concat(alerts).SelectMany(e => MetricName().Matches(e).Select(m => m.Value)).Distinct().ToList();
