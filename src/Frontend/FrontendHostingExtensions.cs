@@ -11,7 +11,6 @@ using Dispatcher.Silo.Health;
 using Dispatcher.Silo.Hosting;
 using Dispatcher.Silo.Telemetry;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Prometheus;
 
 namespace Dispatcher.Frontend;
 
@@ -79,12 +78,7 @@ public static class FrontendHostingExtensions
             .Validate(o => o.MaxFailedAttemptsPerMinute >= 0, $"{AuthOptions.SectionName}:MaxFailedAttemptsPerMinute must not be negative.");
         services.TryAddSingleton<FrontendMetrics>();
         services.TryAddSingleton<PrometheusMetrics>();
-        var telemetry = configuration.GetSection(TelemetryOptions.SectionName).Get<TelemetryOptions>() ?? new TelemetryOptions();
-        if (telemetry.OtlpEndpoint is not null)
-        {
-            services.AddSingleton(telemetry);
-            services.AddHostedService<OtlpExport>();
-        }
+        builder.AddDispatcherTelemetry("dispatcher-frontend");
 
         return builder;
     }
@@ -92,11 +86,9 @@ public static class FrontendHostingExtensions
     /// <summary>Maps the health probes and the OpenAI-compatible API.</summary>
     public static WebApplication MapDispatcherFrontend(this WebApplication app)
     {
-        var metrics = app.Services.GetRequiredService<PrometheusMetrics>(); // listening from the start
-        app.Services.GetService<ClusterMetrics>(); // with a co-hosted silo
         app.UseMiddleware<RequestIdMiddleware>();
         app.MapDispatcherHealthChecks();
-        app.MapMetrics("/metrics", metrics.Registry);
+        app.MapDispatcherMetrics();
         app.MapOpenAiApi();
         app.MapDashboard();
         return app;

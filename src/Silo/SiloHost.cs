@@ -12,7 +12,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using Prometheus;
 
 namespace Dispatcher.Silo;
 
@@ -36,12 +35,11 @@ public static class SiloHost
         }
 
         builder.AddDispatcherSilo(joinCluster: true);
+        builder.AddDispatcherTelemetry("dispatcher-silo");
         builder.Services.AddSingleton<PrometheusMetrics>();
         var app = builder.Build();
-        var metrics = app.Services.GetRequiredService<PrometheusMetrics>(); // listening from the start
-        app.Services.GetRequiredService<ClusterMetrics>();
         app.MapDispatcherHealthChecks();
-        app.MapMetrics("/metrics", metrics.Registry);
+        app.MapDispatcherMetrics();
         app.MapClusterView();
         app.MapDashboard();
         return app;

@@ -4,6 +4,7 @@ using Dispatcher.Grains.Abstractions.Configuration;
 using Dispatcher.Grains.Backends;
 using Dispatcher.Grains.Tokens;
 using Dispatcher.Silo.Backends;
+using Dispatcher.Silo.Dashboard;
 using Dispatcher.Silo.Database;
 using Dispatcher.Silo.Health;
 using Dispatcher.Silo.Telemetry;
@@ -16,6 +17,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Configuration;
+using Orleans.Dashboard;
 
 namespace Dispatcher.Silo;
 
@@ -71,9 +73,21 @@ public static class SiloHostingExtensions
         services.AddDispatcherHealthChecks<SiloActiveHealthCheck>(builder.Configuration);
         services.TryAddSingleton<ClusterMetrics>();
         var cluster = ClusterSettings(builder.Configuration);
+        var traced = OpenTelemetryExport.Settings(builder.Configuration).OtlpEndpoint is not null;
+        var dashboard = DashboardApi.IsEnabled(builder.Configuration);
         builder.UseOrleans(silo =>
         {
             silo.Configure<Orleans.Configuration.ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (cluster.ClusterId, cluster.ServiceId));
+            if (traced)
+            {
+                silo.AddActivityPropagation(); // a grain call continues its caller's trace
+            }
+
+            if (dashboard)
+            {
+                silo.AddDashboard(); // its grain service and call filter (5-10 % of client-to-silo throughput measured)
+            }
+
             if (joinCluster && connectionString is { Length: > 0 })
             {
                 silo.UseAdoNetClustering(o => (o.Invariant, o.ConnectionString) = (NpgsqlInvariant, connectionString));
@@ -142,8 +156,19 @@ public static class SiloHostingExtensions
         builder.Services.TryAddSingleton<GatewayConnections>();
         builder.Services.AddDispatcherHealthChecks<ClusterClientHealthCheck>(builder.Configuration);
         var cluster = ClusterSettings(builder.Configuration);
+        var traced = OpenTelemetryExport.Settings(builder.Configuration).OtlpEndpoint is not null;
         builder.UseOrleansClient(client =>
         {
+            if (traced)
+            {
+                client.AddActivityPropagation();
+            }
+
+            if (DashboardApi.IsEnabled(builder.Configuration))
+            {
+                client.AddDashboard(); // served by this Frontend; its data comes from the silos' dashboard grains
+            }
+
             client.Services.AddSingleton<IClusterConnectionStatusObserver>(sp => sp.GetRequiredService<GatewayConnections>());
             client.Configure<Orleans.Configuration.ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (cluster.ClusterId, cluster.ServiceId));
             client.UseAdoNetClustering(o => (o.Invariant, o.ConnectionString) = (NpgsqlInvariant, connectionString));

@@ -41,10 +41,17 @@ internal sealed class Fleet : IAsyncDisposable
     /// <param name="frontends">Frontend processes to start (clients of the silos).</param>
     /// <param name="frontendSettings">More command-line settings for the Frontends.</param>
     public static async Task<Fleet> StartAsync(int silos, int frontends, params string[] frontendSettings) =>
-        await StartAsync(await PostgresServer.SharedAsync(), silos, frontends, frontendSettings); // CI's server, or a private one stopped at exit
+        await StartAsync(await PostgresServer.SharedAsync(), silos, frontends, [], frontendSettings); // CI's server, or a private one stopped at exit
+
+    /// <summary>A fleet whose every process (silos and Frontends) also gets <paramref name="everyProcess"/>.</summary>
+    public static async Task<Fleet> StartAsync(int silos, int frontends, string[] everyProcess, string[] frontendSettings) =>
+        await StartAsync(await PostgresServer.SharedAsync(), silos, frontends, everyProcess, frontendSettings);
 
     /// <summary>A fleet whose membership and tokens are in <paramref name="postgres"/> (a private server a test may stop).</summary>
-    public static async Task<Fleet> StartAsync(PostgresServer postgres, int silos, int frontends, params string[] frontendSettings)
+    public static async Task<Fleet> StartAsync(PostgresServer postgres, int silos, int frontends) =>
+        await StartAsync(postgres, silos, frontends, [], []);
+
+    private static async Task<Fleet> StartAsync(PostgresServer postgres, int silos, int frontends, string[] everyProcess, string[] frontendSettings)
     {
         var database = await postgres.CreateDatabaseAsync();
         await using (var dataSource = NpgsqlDataSource.Create(database))
@@ -70,7 +77,7 @@ internal sealed class Fleet : IAsyncDisposable
             $"--ConnectionStrings:Postgres={database}", "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:Orleans=Warning",
             "--Logging:LogLevel:Dispatcher.Frontend=Debug", "--Logging:LogLevel:Dispatcher.Grains=Information", "--Logging:Console:TimestampFormat=HH:mm:ss.fff ", "--Logging:LogLevel:Orleans.Messaging=Information", "--Dispatcher:Dashboard:Open=true",
             $"--Dispatcher:Models:0:Name={Model}", $"--Dispatcher:Models:0:Backends:0={replicas[0].BaseAddress}", $"--Dispatcher:Models:0:Backends:1={replicas[1].BaseAddress}",
-            "--Dispatcher:Models:0:MaxConcurrentLeasesPerBackend=4", "--Dispatcher:Capacity:UseMetrics=false",
+            "--Dispatcher:Models:0:MaxConcurrentLeasesPerBackend=4", "--Dispatcher:Capacity:UseMetrics=false", .. everyProcess,
         ];
         var fleet = new Fleet(replicas, shared);
         for (var i = 0; i < silos; i++)

@@ -12,6 +12,9 @@ public sealed class DashboardOptions
     /// <summary>The SHA-256 (lowercase hex) of the administrator's token, instead of <see cref="AdminToken"/>.</summary>
     public string? AdminTokenSha256 { get; set; }
 
-    /// <summary>No token needed (the demo sets this). Default false: without an admin token the dashboard is off.</summary>
+    /// <summary>
+    /// No token needed from loopback clients (the demo sets this); others still need <see cref="AdminToken"/>. Default
+    /// false: without an admin token the dashboards are off.
+    /// </summary>
     public bool Open { get; set; }
 }

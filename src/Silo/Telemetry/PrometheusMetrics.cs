@@ -71,6 +71,9 @@ public sealed class PrometheusMetrics : IDisposable
 
     public void Dispose() => _listener.Dispose();
 
+    /// <summary>Whether <paramref name="instrument"/> is one of those exported (OTLP takes the same Orleans ones).</summary>
+    public static bool IsExported(Instrument instrument) => ExportOf(instrument) is not null;
+
     /// <summary>
     /// How an instrument is exported, or null when it is not: ours by rule (<c>dispatcher.queue.wait</c> in seconds is
     /// the histogram <c>dispatcher_queue_wait_seconds</c>, <c>dispatcher.requests</c> the counter

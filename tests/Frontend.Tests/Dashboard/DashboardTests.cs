@@ -57,6 +57,58 @@ public sealed class DashboardTests
     }
 
     [Fact]
+    public async Task OrleansDashboard_NeedsTheAdminTokenOrTheSessionItsPageOpens()
+    {
+        await using var host = await DispatcherHost.StartAsync(settings: new() { ["Dispatcher:Dashboard:AdminToken"] = AdminToken });
+        host.Secrets.Add(AdminToken);
+
+        foreach (var path in new[] { "/dashboard/orleans/", "/dashboard/orleans/index.min.js", "/dashboard/orleans/DashboardCounters", "/dashboard/orleans/Trace" })
+        {
+            using var anonymous = await host.CreateClient(null).GetAsync(path);
+            Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode); // loopback is not enough without Open
+        }
+
+        using (var served = await host.CreateClient().PostAsync("/v1/chat/completions", DispatcherHost.Json(DispatcherHost.Chat(maxTokens: 2))))
+        {
+            served.EnsureSuccessStatusCode();
+        }
+
+        var counters = "";
+        await Eventually.TrueAsync(async () =>
+        {
+            counters = await host.CreateClient(AdminToken).GetStringAsync("/dashboard/orleans/DashboardCounters");
+            return counters.Contains("ModelGrain", StringComparison.Ordinal);
+        }, () => $"the Orleans Dashboard does not show the model grain: {counters}");
+
+        // A browser: the page trades the token for a session cookie, which then opens both dashboards.
+        var cookies = new CookieContainer();
+        using var browser = new HttpClient(new HttpClientHandler { CookieContainer = cookies }) { BaseAddress = host.BaseAddress };
+        using (var wrong = new HttpRequestMessage(HttpMethod.Post, "/dashboard/api/session") { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", "not-the-admin") } })
+        using (var refused = await browser.SendAsync(wrong))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+            Assert.Empty(cookies.GetAllCookies());
+        }
+
+        using (var login = new HttpRequestMessage(HttpMethod.Post, "/dashboard/api/session") { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", AdminToken) } })
+        using (var session = await browser.SendAsync(login))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, session.StatusCode);
+            var cookie = Assert.Single(cookies.GetAllCookies());
+            Assert.True(cookie.HttpOnly);
+            Assert.DoesNotContain(AdminToken, cookie.Value, StringComparison.Ordinal);
+            Assert.NotEqual(Grains.Abstractions.Tokens.TokenHash.Compute(AdminToken), cookie.Value);
+        }
+
+        using (var page = await browser.GetAsync("/dashboard/orleans/"))
+        using (var state = await browser.GetAsync("/dashboard/api/state"))
+        {
+            Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+            Assert.Equal(HttpStatusCode.OK, state.StatusCode);
+        }
+    }
+
+    [Fact]
     public async Task Dashboard_InChromium_ShowsTheDemoModelReplicasAndAWaitingRequest()
     {
         var builder = WebApplication.CreateBuilder();
@@ -102,6 +154,11 @@ public sealed class DashboardTests
         await page.GetByText("demo-low").First.WaitForAsync();
         Directory.CreateDirectory(Path.Combine(AppContext.BaseDirectory, "artifacts"));
         await page.ScreenshotAsync(new() { Path = Path.Combine(AppContext.BaseDirectory, "artifacts", "dashboard.png"), FullPage = true });
+
+        // Its link opens the Orleans Dashboard (open on loopback in the demo, as ours), which lists our grain types.
+        await page.Locator("#orleans").ClickAsync();
+        await page.GetByText("ModelGrain").First.WaitForAsync(new() { Timeout = 30_000 });
+        await page.ScreenshotAsync(new() { Path = Path.Combine(AppContext.BaseDirectory, "artifacts", "orleans-dashboard.png"), FullPage = true });
 
         await stop.CancelAsync();
         await Task.WhenAll(load);

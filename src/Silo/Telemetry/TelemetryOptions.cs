@@ -1,4 +1,4 @@
-namespace Dispatcher.Frontend.Telemetry;
+namespace Dispatcher.Silo.Telemetry;
 
 /// <summary>The <c>Dispatcher:Telemetry</c> section: optional OTLP export of metrics and traces.</summary>
 public sealed class TelemetryOptions
