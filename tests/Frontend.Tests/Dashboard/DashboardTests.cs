@@ -157,6 +157,7 @@ public sealed class DashboardTests
 
         // Its link opens the Orleans Dashboard (open on loopback in the demo, as ours), which lists our grain types.
         await page.Locator("#orleans").ClickAsync();
+        await page.GetByText("Grains", new() { Exact = true }).First.ClickAsync();
         await page.GetByText("ModelGrain").First.WaitForAsync(new() { Timeout = 30_000 });
         await page.ScreenshotAsync(new() { Path = Path.Combine(AppContext.BaseDirectory, "artifacts", "orleans-dashboard.png"), FullPage = true });
 
