@@ -14,13 +14,24 @@ dotnet build "$project" -c Release -v quiet -nologo >/dev/null
 run() { timeout 1200 dotnet run -c Release --no-build --project "$project" -- "$@"; }
 
 if $smoke; then
-  run sim >/dev/null
-  run memory >/dev/null
-  run overhead 0.5 >/dev/null
-  run waiting-memory 1000 >/dev/null
-  run quality 4 >/dev/null
-  run soak 5 | grep -q "leaked leases: 0)"
-  run failover 1 >/dev/null
+  # Each step's output is kept and shown when it fails, with the step's name.
+  step() {
+    local name="$1" out="$artifacts/smoke.txt"
+    shift
+    if ! "$@" >"$out" 2>&1; then
+      echo "bench smoke: '$name' failed:" >&2
+      tail -40 "$out" >&2
+      exit 1
+    fi
+  }
+  step sim run sim
+  step memory run memory
+  step overhead run overhead 0.5
+  step waiting-memory run waiting-memory 1000
+  step quality run quality 4
+  step soak run soak 5
+  grep -q "leaked leases: 0)" "$artifacts/smoke.txt" || { echo "bench smoke: the soak leaked:" >&2; tail -5 "$artifacts/smoke.txt" >&2; exit 1; }
+  step failover run failover 1
   echo "bench smoke: every benchmark ran"
   exit 0
 fi
@@ -28,7 +39,7 @@ fi
 sim=$(run sim)
 memory=$(run memory)
 overhead=$(run overhead 8)
-waiting=$(run waiting-memory 0 10000)  # 100,000 does not complete yet (bench/RESULTS.md, 2026-12-02)
+waiting=$(run waiting-memory 0 10000 100000)
 quality=$(run quality 60)
 soak=$(run soak 60)
 failover=$(run failover 5)

@@ -125,39 +125,73 @@ public sealed class ChartTests
     }
 
     [Fact]
-    public async Task NetworkPolicy_OnlyFrontendsCallTheSilosAndOnlySilosReachTheDatabase()
+    public async Task NetworkPolicy_SilosTalkOnTheSiloPortFrontendsOnTheGatewayAndOnlyTheDispatcherReachesTheDatabase()
     {
         var rendered = await Chart.TemplateAsync();
         var silo = rendered.Objects("NetworkPolicy").Single(p => p.Name().EndsWith("-silo", StringComparison.Ordinal)).GetProperty("spec");
-        var internalRule = silo.GetProperty("ingress").EnumerateArray().Single(r => r.GetProperty("ports")[0].GetProperty("port").GetInt32() == 8081);
-        Assert.Equal(["frontend"], Components(internalRule.GetProperty("from")));
+        var rules = silo.GetProperty("ingress").EnumerateArray().ToDictionary(r => r.GetProperty("ports")[0].GetProperty("port").GetInt32());
+        Assert.Equal([8082, 11111, 30000], rules.Keys.Order());
+        Assert.Equal(["silo"], Components(rules[11111].GetProperty("from")));
+        Assert.Equal(["frontend"], Components(rules[30000].GetProperty("from")));
 
         var database = rendered.Objects("NetworkPolicy").Single(p => p.Name().EndsWith("-postgresql", StringComparison.Ordinal)).GetProperty("spec");
-        Assert.Equal(["silo", "token-seed"], Components(Assert.Single(database.GetProperty("ingress").EnumerateArray()).GetProperty("from")));
+        Assert.Equal(["frontend", "migrate", "silo", "token-seed"], Components(Assert.Single(database.GetProperty("ingress").EnumerateArray()).GetProperty("from")));
     }
 
     [Fact]
-    public async Task Cluster_FrontendsCallTheSiloServiceWithTheSharedKeyAndNeverTheDatabase()
+    public async Task Cluster_SilosOnOrleansKubernetesHostingAndFrontendsAsItsClients()
     {
         var rendered = await Chart.TemplateAsync();
         var frontend = Env(rendered, "frontend");
         var silo = Env(rendered, "silo");
 
-        var service = rendered.Objects("Service").Single(s => s.Name().EndsWith("-silo", StringComparison.Ordinal));
-        var internalPort = service.GetProperty("spec").GetProperty("ports").EnumerateArray().Single(p => p.GetProperty("name").GetString() == "internal");
-        Assert.Equal(8081, internalPort.GetProperty("port").GetInt32());
-        Assert.Equal("kubernetes.io/h2c", internalPort.GetProperty("appProtocol").GetString());
-        Assert.Equal($"http://{service.Name()}:8081", frontend["Dispatcher__Silo__Addresses__0"].GetProperty("value").GetString());
-        Assert.Equal(
-            silo["Dispatcher__Cluster__InternalKey"].GetProperty("valueFrom").ToString(),
-            frontend["Dispatcher__Silo__InternalKey"].GetProperty("valueFrom").ToString());
-        Assert.DoesNotContain("ConnectionStrings__Postgres", frontend.Keys);
+        // What Orleans' Kubernetes hosting reads, from the downward API; the same cluster ids everywhere.
+        Assert.Equal("metadata.name", silo["POD_NAME"].GetProperty("valueFrom").GetProperty("fieldRef").GetProperty("fieldPath").GetString());
+        Assert.Equal("metadata.namespace", silo["POD_NAMESPACE"].GetProperty("valueFrom").GetProperty("fieldRef").GetProperty("fieldPath").GetString());
+        Assert.Equal("status.podIP", silo["POD_IP"].GetProperty("valueFrom").GetProperty("fieldRef").GetProperty("fieldPath").GetString());
+        var clusterId = silo["ORLEANS_CLUSTER_ID"].GetProperty("value").GetString();
+        foreach (var name in new[] { "ORLEANS_SERVICE_ID", "Dispatcher__Cluster__ClusterId", "Dispatcher__Cluster__ServiceId" })
+        {
+            Assert.Equal(clusterId, silo[name].GetProperty("value").GetString());
+            Assert.Equal(clusterId, frontend[name].GetProperty("value").GetString());
+        }
+
+        Assert.Equal("Client", frontend["Dispatcher__Cluster__Mode"].GetProperty("value").GetString());
+        Assert.Contains("ConnectionStrings__Postgres", frontend.Keys); // the gateway list is in the membership table
         Assert.Contains("ConnectionStrings__Postgres", silo.Keys);
-        Assert.Equal("$(POD_NAME)", silo["Dispatcher__Cluster__SiloId"].GetProperty("value").GetString());
-        Assert.Equal("http://$(POD_IP):8081", silo["Dispatcher__Cluster__AdvertisedAddress"].GetProperty("value").GetString());
-        var siloPod = Deployment(rendered, "silo").GetProperty("spec").GetProperty("template").GetProperty("spec");
-        Assert.Equal(["serve"], siloPod.GetProperty("containers")[0].GetProperty("args").EnumerateArray().Select(a => a.GetString()));
-        Assert.True(siloPod.GetProperty("terminationGracePeriodSeconds").GetInt32() >= 10, "a stopping silo needs time to hand its models over");
+        var siloPod = Deployment(rendered, "silo").GetProperty("spec").GetProperty("template");
+        Assert.Equal(clusterId, siloPod.GetProperty("metadata").GetProperty("labels").GetProperty("orleans/clusterId").GetString());
+        var spec = siloPod.GetProperty("spec");
+        var container = spec.GetProperty("containers")[0];
+        Assert.Equal(["serve"], container.GetProperty("args").EnumerateArray().Select(a => a.GetString()));
+        Assert.Equal([("gateway", 30000), ("management", 8082), ("silo", 11111)],
+            container.GetProperty("ports").EnumerateArray().Select(p => (p.GetProperty("name").GetString(), p.GetProperty("containerPort").GetInt32())).Order());
+        Assert.Equal("/health/live", container.GetProperty("livenessProbe").GetProperty("httpGet").GetProperty("path").GetString());
+        Assert.True(spec.GetProperty("terminationGracePeriodSeconds").GetInt32() >= 10, "a stopping silo needs time to move its grains");
+
+        // RBAC: the silos' own account may read, watch and label pods, and nothing else.
+        var account = spec.GetProperty("serviceAccountName").GetString();
+        Assert.True(spec.GetProperty("automountServiceAccountToken").GetBoolean());
+        var binding = rendered.Objects("RoleBinding").Single(b => b.GetProperty("subjects")[0].GetProperty("name").GetString() == account);
+        var role = rendered.Objects("Role").Single(r => r.Name() == binding.GetProperty("roleRef").GetProperty("name").GetString());
+        var rule = Assert.Single(role.GetProperty("rules").EnumerateArray());
+        Assert.Equal(["pods"], rule.GetProperty("resources").EnumerateArray().Select(r => r.GetString()));
+        Assert.Equal(["get", "list", "patch", "watch"], rule.GetProperty("verbs").EnumerateArray().Select(v => v.GetString()).Order());
+        Assert.Single(rendered.Objects("ServiceAccount"));
+        Assert.False(Deployment(rendered, "frontend").GetProperty("spec").GetProperty("template").GetProperty("spec").GetProperty("automountServiceAccountToken").GetBoolean());
+
+        // The schema before the silos: a hook Job (after install with the chart's own database, which does not exist before).
+        var migrate = Assert.Single(rendered.Objects("Job"), j => j.Name().EndsWith("-migrate", StringComparison.Ordinal));
+        Assert.Equal("post-install,pre-upgrade", migrate.GetProperty("metadata").GetProperty("annotations").GetProperty("helm.sh/hook").GetString());
+        Assert.Equal(["migrate"], migrate.GetProperty("spec").GetProperty("template").GetProperty("spec").GetProperty("containers")[0].GetProperty("args").EnumerateArray().Select(a => a.GetString()));
+    }
+
+    [Fact]
+    public async Task Migration_ExternalDatabase_RunsBeforeInstall()
+    {
+        var rendered = await Chart.TemplateAsync(Chart.Example("external-db.yaml"));
+        var migrate = Assert.Single(rendered.Objects("Job"), j => j.Name().EndsWith("-migrate", StringComparison.Ordinal));
+        Assert.Equal("pre-install,pre-upgrade", migrate.GetProperty("metadata").GetProperty("annotations").GetProperty("helm.sh/hook").GetString());
     }
 
     [Fact]
@@ -172,7 +206,7 @@ public sealed class ChartTests
             Assert.DoesNotContain(rendered.Objects("Deployment"), d => Component(d) == "silo");
             var frontend = Env(rendered, "frontend");
             Assert.Contains("ConnectionStrings__Postgres", frontend.Keys);
-            Assert.DoesNotContain("Dispatcher__Silo__Addresses__0", frontend.Keys);
+            Assert.DoesNotContain("Dispatcher__Cluster__Mode", frontend.Keys); // the embedded default: a co-hosted silo
         }
         finally
         {

@@ -87,16 +87,25 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s-silo" (include "dispatcher.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
-{{/* The secret holding the key frontends present to silos. */}}
-{{- define "dispatcher.internalKeySecret" -}}
-{{- default (printf "%s-internal-key" (include "dispatcher.fullname" .) | trunc 63 | trimSuffix "-") .Values.silo.internalKey.existingSecret }}
+{{/* The Orleans cluster's ids: the release's name unless set. */}}
+{{- define "dispatcher.clusterId" -}}
+{{- default (include "dispatcher.fullname" .) .Values.silo.clusterId }}
 {{- end }}
 
-{{/* Environment giving the internal key; pass the variable's name with (dict "ctx" $ "name" "Dispatcher__Cluster__InternalKey"). */}}
-{{- define "dispatcher.internalKeyEnv" -}}
-- name: {{ .name }}
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "dispatcher.internalKeySecret" .ctx }}
-      key: {{ .ctx.Values.silo.internalKey.key }}
+{{/* The labels Orleans' Kubernetes hosting puts on (and looks for on) the silo pods. */}}
+{{- define "dispatcher.orleansLabels" -}}
+orleans/serviceId: {{ include "dispatcher.clusterId" . | quote }}
+orleans/clusterId: {{ include "dispatcher.clusterId" . | quote }}
+{{- end }}
+
+{{/* The cluster settings every silo and Frontend (an Orleans client) shares, with the database connection. */}}
+{{- define "dispatcher.clusterEnv" -}}
+- name: ORLEANS_SERVICE_ID
+  value: {{ include "dispatcher.clusterId" . | quote }}
+- name: ORLEANS_CLUSTER_ID
+  value: {{ include "dispatcher.clusterId" . | quote }}
+- name: Dispatcher__Cluster__ServiceId
+  value: {{ include "dispatcher.clusterId" . | quote }}
+- name: Dispatcher__Cluster__ClusterId
+  value: {{ include "dispatcher.clusterId" . | quote }}
 {{- end }}
