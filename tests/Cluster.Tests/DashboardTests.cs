@@ -1,3 +1,4 @@
+using Dispatcher.Testing;
 using Microsoft.Playwright;
 
 namespace Dispatcher.Cluster.Tests;
@@ -14,12 +15,7 @@ public sealed class DashboardTests
         var streams = Enumerable.Range(0, 10).Select(_ => fleet.StreamAsync(frontend, 4000, stop.Token)).ToList(); // 8 leases, 2 wait
 
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new()
-        {
-            ExecutablePath = "/usr/bin/chromium",
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        });
+        await using var browser = await HeadlessChromium.LaunchAsync(playwright);
         var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 1000 } });
         var artifacts = Path.Combine(AppContext.BaseDirectory, "artifacts");
         Directory.CreateDirectory(artifacts);
