@@ -25,7 +25,6 @@ public sealed class MetricsTests
         Assert.Equal(Requests, Sum(frontend, "dispatcher_queue_wait_seconds_count"));
         Assert.Equal("counter", frontend.Types["dispatcher_requests_total"]);
         Assert.True(Sum(frontend, "orleans_client_connected_gateways") >= 1, "the Frontend's gateway connections are not exported");
-        Assert.True(Sum(frontend, "orleans_app_requests_latency_seconds_count") >= Requests, "the Frontend's grain calls are not exported");
         Assert.DoesNotContain(Fleet.Token, frontendText, StringComparison.Ordinal);
 
         var silos = new List<ParsedMetrics>();

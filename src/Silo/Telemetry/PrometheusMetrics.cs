@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Globalization;
+using Microsoft.Extensions.Configuration;
 using Prometheus;
 
 namespace Dispatcher.Silo.Telemetry;
@@ -11,7 +12,10 @@ namespace Dispatcher.Silo.Telemetry;
 /// each measurement to its prometheus-net counterpart as it happens, and observable instruments are read before each
 /// scrape. Only instruments made by this host's <see cref="IMeterFactory"/> are taken, so hosts sharing a process
 /// (tests) keep their series apart: the <c>Dispatcher.*</c> meters, and of Orleans' meter a few chosen families
-/// (<see cref="OrleansFamilies"/>): exporting all of them cost 35-45 % of client-to-silo throughput in our spike.
+/// (<see cref="OrleansFamilies"/>): exporting all of them cost 35-45 % of client-to-silo throughput in our spike, and
+/// even the grain call latency histogram alone (a measurement per grain call, several per request) cost 10-15 % of
+/// the dispatcher's requests/s at 16 and 64 clients (bench/RESULTS.md, 2026-12-02), so it is exported only when
+/// asked (<see cref="TelemetryOptions.GrainCallLatency"/>).
 /// Thread-safe.
 /// </summary>
 public sealed class PrometheusMetrics : IDisposable
@@ -37,13 +41,17 @@ public sealed class PrometheusMetrics : IDisposable
     private readonly List<Family> _observable = [];
     private readonly Lock _gate = new();
 
-    public PrometheusMetrics(IMeterFactory meterFactory)
+    /// <summary>The Orleans instrument left out unless <see cref="TelemetryOptions.GrainCallLatency"/>.</summary>
+    private const string GrainCallLatency = "orleans-app-requests-latency";
+
+    public PrometheusMetrics(IMeterFactory meterFactory, IConfiguration configuration)
     {
+        var grainCallLatency = OpenTelemetryExport.Settings(configuration).GrainCallLatency;
         var factory = Metrics.WithCustomRegistry(Registry);
         DotNetStats.Register(Registry); // process_cpu_seconds_total, process_working_set_bytes, dotnet_collection_count_total, ...
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (!ReferenceEquals(instrument.Meter.Scope, meterFactory) || ExportOf(instrument) is not { } export)
+            if (!ReferenceEquals(instrument.Meter.Scope, meterFactory) || ExportOf(instrument, grainCallLatency) is not { } export)
             {
                 return;
             }
@@ -72,21 +80,21 @@ public sealed class PrometheusMetrics : IDisposable
     public void Dispose() => _listener.Dispose();
 
     /// <summary>Whether <paramref name="instrument"/> is one of those exported (OTLP takes the same Orleans ones).</summary>
-    public static bool IsExported(Instrument instrument) => ExportOf(instrument) is not null;
+    public static bool IsExported(Instrument instrument, bool grainCallLatency) => ExportOf(instrument, grainCallLatency) is not null;
 
     /// <summary>
     /// How an instrument is exported, or null when it is not: ours by rule (<c>dispatcher.queue.wait</c> in seconds is
     /// the histogram <c>dispatcher_queue_wait_seconds</c>, <c>dispatcher.requests</c> the counter
     /// <c>dispatcher_requests_total</c>), Orleans' from <see cref="OrleansFamilies"/>.
     /// </summary>
-    internal static Export? ExportOf(Instrument instrument)
+    internal static Export? ExportOf(Instrument instrument, bool grainCallLatency)
     {
         string name;
         string help;
         double scale = 1;
         if (instrument.Meter.Name == "Microsoft.Orleans")
         {
-            if (!OrleansFamilies.TryGetValue(instrument.Name, out var chosen))
+            if (!OrleansFamilies.TryGetValue(instrument.Name, out var chosen) || (instrument.Name == GrainCallLatency && !grainCallLatency))
             {
                 return null;
             }

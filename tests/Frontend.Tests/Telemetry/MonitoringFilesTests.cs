@@ -16,7 +16,7 @@ public sealed partial class MonitoringFilesTests
 
     private static async Task<HashSet<string>> ExportedNamesAsync()
     {
-        await using var host = await DispatcherHost.StartAsync();
+        await using var host = await DispatcherHost.StartAsync(settings: new() { ["Dispatcher:Telemetry:GrainCallLatency"] = "true" }); // its panel needs it
         using (var response = await host.CreateClient().PostAsync("/v1/chat/completions", DispatcherHost.Json(DispatcherHost.Chat(maxTokens: 2))))
         {
             response.EnsureSuccessStatusCode();
