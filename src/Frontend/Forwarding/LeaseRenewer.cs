@@ -13,14 +13,15 @@ namespace Dispatcher.Frontend.Forwarding;
 /// (so a crashed Frontend frees its capacity within the holder expiry), adopts leases it does not know (its activation
 /// is new: the previous one's silo died) and names the waiting calls it does not know: those are stuck at an activation
 /// that is gone, so they are abandoned and submitted again, in their original order. A waiting call that has seen no
-/// renewal reach its model for <see cref="ClusterOptions.FailoverTimeout"/> is given up (the client gets 503): an
-/// Orleans client's call to a silo that died, or that no silo answers, may otherwise stay pending for its whole
-/// response timeout. Thread-safe.
+/// renewal answered by its model for <see cref="ClusterOptions.FailoverTimeout"/>, when the cluster then refuses a
+/// renewal, is given up (the client gets 503): an Orleans client's call to a silo that died may otherwise stay pending
+/// for its whole response timeout. A renewal answered late still counts, and one that is only slow gives nothing up
+/// (a busy grain or a busy Frontend is not a dead silo); a model has one renewal on its way at a time. Thread-safe.
 /// </summary>
 internal sealed partial class LeaseRenewer(IGrainFactory grains, IOptions<ClusterOptions> cluster, TimeProvider time, ILogger<LeaseRenewer> logger) : BackgroundService
 {
-    /// <summary>A renewal that takes longer is given up (its model grain's silo is probably gone); the next one follows.</summary>
-    private static readonly TimeSpan RenewTimeout = TimeSpan.FromSeconds(2);
+    /// <summary>How long one model's renewal holds up the round before the renewer moves on (the call itself goes on).</summary>
+    private static readonly TimeSpan RenewPause = TimeSpan.FromSeconds(2);
 
     /// <summary>How long the renewer waits for one abandoned call to be submitted again before it abandons the next.</summary>
     private static readonly TimeSpan ResubmitWait = TimeSpan.FromSeconds(1);
@@ -73,23 +74,54 @@ internal sealed partial class LeaseRenewer(IGrainFactory grains, IOptions<Cluste
 
     private async Task RenewAsync(string model, Holdings holdings, CancellationToken stoppingToken)
     {
+        if (holdings.Pending is { IsCompleted: false })
+        {
+            // The last renewal has not been answered yet: no second one meanwhile. Slowness alone gives up nothing: a
+            // burst of 100,000 requests kept the Frontend's own connection to the gateway, or the grain, busy for
+            // longer than the failover timeout, and giving up then answered most of the burst 503.
+            return;
+        }
+
         // Only calls issued a renewal interval ago: a call just sent may not have reached the grain yet.
         var settled = cluster.Value.RenewInterval;
         var waiting = holdings.Waiting.Values.Where(w => time.GetElapsedTime(w.Registered) >= settled).Select(w => w.RequestId).ToList();
         var leases = holdings.Leases.Values.Select(l => l.ToAdoption(time)).ToList();
+        var renewal = CallAsync(model, holdings, new LeaseRenewal(HolderId, leases, waiting), stoppingToken);
+        holdings.Pending = renewal;
+        try
+        {
+            await renewal.WaitAsync(RenewPause, time, stoppingToken);
+        }
+        catch (TimeoutException)
+        {
+            // Slow: the other models' renewals go on; its answer still counts when it comes.
+        }
+    }
+
+    /// <summary>
+    /// One renewal: bounded by the failover timeout (a call to a silo that died may otherwise never end, even when
+    /// cancelled, so it is raced too), then its answer is acted on: refused leases dropped, unknown waits resubmitted.
+    /// </summary>
+    private async Task CallAsync(string model, Holdings holdings, LeaseRenewal renewal, CancellationToken stoppingToken)
+    {
         RenewalResult result;
         using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken))
         {
-            timeout.CancelAfter(RenewTimeout);
+            timeout.CancelAfter(cluster.Value.FailoverTimeout);
             try
             {
-                // Raced, not only cancelled: a call to a silo that just died may never end, even when cancelled.
-                result = await grains.GetGrain<IModelGrain>(model).RenewAsync(new LeaseRenewal(HolderId, leases, waiting), timeout.Token).WaitAsync(timeout.Token);
+                result = await grains.GetGrain<IModelGrain>(model).RenewAsync(renewal, timeout.Token).WaitAsync(timeout.Token);
             }
             catch (Exception exception) when (!stoppingToken.IsCancellationRequested && (exception is OperationCanceledException || ClusterCall.IsClusterFailure(exception)))
             {
+                // The cluster said no (no gateway, the silo is gone, Orleans' own timeout): waits whose model has not
+                // answered for the failover timeout are given up. Only our own bound passing is not taken as that.
                 Log.RenewalFailed(logger, model, exception.GetType().Name);
-                GiveUpUnanswered(model, holdings);
+                if (exception is not OperationCanceledException)
+                {
+                    GiveUpUnanswered(model, holdings);
+                }
+
                 return;
             }
         }
@@ -147,6 +179,9 @@ internal sealed partial class LeaseRenewer(IGrainFactory grains, IOptions<Cluste
         public ConcurrentDictionary<string, HeldLease> Leases { get; } = new(StringComparer.Ordinal);
 
         public ConcurrentDictionary<string, PendingWait> Waiting { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>The last renewal sent, until it is answered or fails.</summary>
+        public Task? Pending { get; set; }
     }
 
     private sealed record HeldLease(string LeaseId, string RequestId, string TokenId, int Priority, int? MaxInFlight, Uri Backend, long Granted)

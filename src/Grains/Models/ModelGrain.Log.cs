@@ -30,7 +30,7 @@ internal sealed partial class ModelGrain
         [LoggerMessage(GrainsEventIds.HolderLost, LogLevel.Warning, "Frontend {HolderId} stopped renewing on {Model}: {Waiters} waiting requests and {Leases} leases dropped")]
         public static partial void HolderLost(ILogger logger, string holderId, string model, int waiters, int leases);
 
-        [LoggerMessage(GrainsEventIds.WaitersStopped, LogLevel.Information, "Silo stopping: {Waiters} waiting requests for {Model} sent back to be submitted again")]
+        [LoggerMessage(GrainsEventIds.WaitersStopped, LogLevel.Information, "Model {Model}'s grain stopping (its silo stops or it deactivates): {Waiters} waiting requests sent back to be submitted again")]
         public static partial void WaitersStopped(ILogger logger, string model, int waiters);
 
         [LoggerMessage(GrainsEventIds.ModelDeactivating, LogLevel.Information, "Model {Model}'s grain deactivating ({Reason}) with {Leases} leases")]
