@@ -132,6 +132,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     public async Task<LeaseGrant> AcquireAsync(LeaseRequest request, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        Seen(request.HolderId); // its Frontend is alive, even while this call waits for its token's admission
         if (_stopping)
         {
             return LeaseGrant.Refused(LeaseOutcome.Stopping, request.AlreadyWaited, TimeSpan.Zero);
@@ -183,7 +184,6 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         // A request re-submitted after its model grain moved keeps the deadline and the wait it had.
         var enqueued = _time.GetTimestamp() - (long)(request.AlreadyWaited.TotalSeconds * _time.TimestampFrequency);
         var waiter = new Waiter(request, ++_sequence, enqueued, _time.GetUtcNow() + _queueTimeout - request.AlreadyWaited);
-        Seen(request.HolderId);
         _waitList.Add(waiter);
         _waitersByRequest[request.RequestId] = waiter;
         _metrics.Adjust(_model, request.Priority, waiting: 1, inFlight: 0);
