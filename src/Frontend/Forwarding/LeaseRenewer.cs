@@ -115,9 +115,10 @@ internal sealed partial class LeaseRenewer(IGrainFactory grains, IOptions<Cluste
             catch (Exception exception) when (!stoppingToken.IsCancellationRequested && (exception is OperationCanceledException || ClusterCall.IsClusterFailure(exception)))
             {
                 // The cluster said no (no gateway, the silo is gone, Orleans' own timeout): waits whose model has not
-                // answered for the failover timeout are given up. Only our own bound passing is not taken as that.
+                // answered for the failover timeout are given up. Our own bound passing once is not taken as that (a
+                // busy Frontend or grain); nothing answered for twice the failover timeout is (a silo cut off).
                 Log.RenewalFailed(logger, model, exception.GetType().Name);
-                if (exception is not OperationCanceledException)
+                if (exception is not OperationCanceledException || time.GetElapsedTime(holdings.Answered) > 2 * cluster.Value.FailoverTimeout)
                 {
                     GiveUpUnanswered(model, holdings);
                 }
