@@ -129,6 +129,51 @@ public sealed class AdmissionTests
     }
 
     [Fact]
+    public async Task WithoutMetrics_UnreachableReplica_IsProbedWithBackoffAndRestored()
+    {
+        await using var host = await GrainTestHost.StartAsync(backends: 2, capacity: 2); // Capacity:UseMetrics=false
+        host.Probe[First].Down = true;
+        var grants = new List<LeaseGrant>();
+        while (grants.Count == 0 || grants[^1].Backend != new Uri(First))
+        {
+            grants.Add(await host.ModelGrain.AcquireAsync(host.Request("high"), CancellationToken.None));
+        }
+
+        // A Frontend could not connect to it: ejected at once, then probed on its own (no scrape would notice).
+        await host.ModelGrain.ReleaseAsync(new LeaseRelease(grants[^1].LeaseId!, LeaseEndReason.UpstreamUnreachable, null, null), CancellationToken.None);
+        grants.RemoveAt(grants.Count - 1);
+        await Eventually.TrueAsync(async () => !(await host.SnapshotAsync()).Backends[0].Snapshot.Healthy, () => "unreachable replica not ejected");
+        var probes = host.Probe[First].Probes;
+        await AdvanceUntilAsync(host, () => host.Probe[First].Probes > probes, "an ejected replica is never probed without metrics");
+        var afterFirst = host.Probe[First].Probes;
+        await AdvanceUntilAsync(host, () => host.Probe[First].Probes > afterFirst, "no second probe");
+        Assert.Equal(0, host.Probe[First].Scrapes);
+
+        host.Probe[First].Down = false;
+        var restored = false;
+        await AdvanceUntilAsync(host, () => restored, "recovered replica not restored", async () => restored = (await host.SnapshotAsync()).Backends[0].Snapshot.Healthy);
+        foreach (var grant in grants)
+        {
+            await host.ReleaseAsync(grant);
+        }
+
+        // It takes leases again: three of them need both replicas (two each).
+        var again = new List<LeaseGrant>();
+        for (var i = 0; i < 3; i++)
+        {
+            again.Add(await host.ModelGrain.AcquireAsync(host.Request("high"), CancellationToken.None));
+        }
+
+        Assert.Contains(again, g => g.Backend == new Uri(First));
+        foreach (var grant in again)
+        {
+            await host.ReleaseAsync(grant);
+        }
+
+        await host.AssertNothingHeldAsync();
+    }
+
+    [Fact]
     public async Task FailingScrapes_EjectProbeWithBackoffAndRestore()
     {
         await using var host = await MetricsHost(backends: 2);
