@@ -170,18 +170,19 @@ public sealed class PrometheusMetrics : IDisposable
         private readonly bool _deltas = instrument is UpDownCounter<long> or UpDownCounter<int> or UpDownCounter<double>;
         private readonly Lock _gate = new();
         private readonly HashSet<string> _seen = new(StringComparer.Ordinal);
-        private string[]? _labels;
+        private string[]? _keys; // the tag keys of the first measurement, in order; label i is key i with '.' as '_'
         private Counter? _counter;
         private Gauge? _gauge;
         private Histogram? _histogram;
 
         public void Record(double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
-            var labels = Volatile.Read(ref _labels) ?? Create(tags);
-            var values = new string[labels.Length];
-            for (var i = 0; i < labels.Length; i++)
+            var keys = Volatile.Read(ref _keys) ?? Create(tags);
+            var values = new string[keys.Length];
+            for (var i = 0; i < keys.Length; i++)
             {
-                values[i] = ValueOf(tags, labels[i]);
+                // Our instruments pass their tags in the same order every time: looked up by key only otherwise.
+                values[i] = Text(i < tags.Length && ReferenceEquals(tags[i].Key, keys[i]) ? tags[i].Value : ValueOf(tags, keys[i]));
             }
 
             value *= export.Scale;
@@ -241,32 +242,36 @@ public sealed class PrometheusMetrics : IDisposable
             }
         }
 
-        private static string ValueOf(ReadOnlySpan<KeyValuePair<string, object?>> tags, string label)
+        private static object? ValueOf(ReadOnlySpan<KeyValuePair<string, object?>> tags, string key)
         {
             foreach (var tag in tags)
             {
-                if (tag.Key == label || tag.Key.Replace('.', '_') == label)
+                if (tag.Key == key)
                 {
-                    return Convert.ToString(tag.Value, CultureInfo.InvariantCulture) ?? "";
+                    return tag.Value;
                 }
             }
 
-            return "";
+            return null;
         }
+
+        private static string Text(object? value) => value as string ?? Convert.ToString(value, CultureInfo.InvariantCulture) ?? "";
 
         private string[] Create(ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
+            var keys = new string[tags.Length];
             var names = new string[tags.Length];
             for (var i = 0; i < tags.Length; i++)
             {
+                keys[i] = tags[i].Key;
                 names[i] = tags[i].Key.Replace('.', '_');
             }
 
             lock (_gate)
             {
-                if (_labels is not null)
+                if (_keys is not null)
                 {
-                    return _labels;
+                    return _keys;
                 }
 
                 switch (export.Kind)
@@ -282,8 +287,8 @@ public sealed class PrometheusMetrics : IDisposable
                         break;
                 }
 
-                Volatile.Write(ref _labels, names);
-                return names;
+                Volatile.Write(ref _keys, keys);
+                return keys;
             }
         }
     }
