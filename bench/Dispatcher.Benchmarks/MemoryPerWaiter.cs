@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using Dispatcher.Silo;
 using Dispatcher.Testing;
@@ -14,23 +15,24 @@ namespace Dispatcher.Benchmarks;
 /// <summary>
 /// Managed memory held per waiting request on the real model grain in a co-hosted Orleans silo: the waiter, its
 /// completion source, the caller's cancellation registration, the grain call (Orleans' message and callback on both
-/// sides) and the wait-list entry.
+/// sides) and the wait-list entry. Then every waiter leaves at once, as the Frontend ends a wait whose client went away
+/// (<see cref="IModelGrain.AbandonAsync"/>), and the time until the grain answers again is measured.
 /// </summary>
 internal static class MemoryPerWaiter
 {
     public static async Task<string> MeasureAsync(int[] counts)
     {
-        var lines = new List<string> { "| waiting requests | managed heap held | per waiting request |", "| ---: | ---: | ---: |" };
+        var lines = new List<string> { "| waiting requests | managed heap held | per waiting request | all leave at once: done in |", "| ---: | ---: | ---: | ---: |" };
         foreach (var count in counts)
         {
-            var (bytes, perRequest) = await MeasureOnceAsync(count);
-            lines.Add(string.Create(CultureInfo.InvariantCulture, $"| {count:N0} | {bytes / 1024.0 / 1024.0:0.0} MiB | {perRequest:0} B |"));
+            var (bytes, perRequest, leaving) = await MeasureOnceAsync(count);
+            lines.Add(string.Create(CultureInfo.InvariantCulture, $"| {count:N0} | {bytes / 1024.0 / 1024.0:0.0} MiB | {perRequest:0} B | {leaving.TotalSeconds:0.00} s |"));
         }
 
         return string.Join(Environment.NewLine, lines) + Environment.NewLine;
     }
 
-    private static async Task<(long Bytes, double PerRequest)> MeasureOnceAsync(int count)
+    private static async Task<(long Bytes, double PerRequest, TimeSpan Leaving)> MeasureOnceAsync(int count)
     {
         const string secret = "bench-token";
         var builder = Host.CreateApplicationBuilder();
@@ -56,12 +58,11 @@ internal static class MemoryPerWaiter
         var tokenId = TokenHash.Compute(secret);
         var holder = await model.AcquireAsync(new LeaseRequest("holder", tokenId, 5), CancellationToken.None);
 
-        using var cancel = new CancellationTokenSource();
         var before = Heap();
         var pending = new Task<LeaseGrant>[count];
         for (var i = 0; i < count; i++)
         {
-            pending[i] = model.AcquireAsync(new LeaseRequest(i.ToString(CultureInfo.InvariantCulture), tokenId, 5), cancel.Token);
+            pending[i] = model.AcquireAsync(new LeaseRequest(i.ToString(CultureInfo.InvariantCulture), tokenId, 5), CancellationToken.None);
         }
 
         while ((await model.GetSnapshotAsync(CancellationToken.None)).Waiting < count)
@@ -70,7 +71,8 @@ internal static class MemoryPerWaiter
         }
 
         var after = Heap();
-        await cancel.CancelAsync();
+        var leaving = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, count).Select(i => model.AbandonAsync(i.ToString(CultureInfo.InvariantCulture), CancellationToken.None)));
         foreach (var task in pending)
         {
             try
@@ -83,10 +85,11 @@ internal static class MemoryPerWaiter
         }
 
         await model.ReleaseAsync(new LeaseRelease(holder.LeaseId!, LeaseEndReason.Completed, 200, null), CancellationToken.None);
+        leaving.Stop();
         await silo.StopAsync();
         // The request array itself is the caller's, not the dispatcher's.
         var held = after - before - (count * IntPtr.Size);
-        return (held, held / (double)count);
+        return (held, held / (double)count, leaving.Elapsed);
     }
 
     private static long Heap()

@@ -53,6 +53,12 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     /// burst that queues at one token grain is abandoned and sent again to the back of that queue, over and over.
     /// </summary>
     private readonly HashSet<string> _entering = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Requests abandoned before their lease call got here (the client left while the call was on its way), with when:
+    /// the call, when it comes, is turned away instead of waiting for a lease nobody would use. Kept for the holder expiry.
+    /// </summary>
+    private readonly Dictionary<string, DateTimeOffset> _abandoned = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ActiveLease> _leases = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTimeOffset> _holders = new(StringComparer.Ordinal);
     private readonly List<BackendSlot> _backends = [];
@@ -181,6 +187,25 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             return LeaseGrant.Refused(LeaseOutcome.Stopping, request.AlreadyWaited, TimeSpan.Zero);
         }
 
+        if (_abandoned.ContainsKey(request.RequestId))
+        {
+            await TryCallAsync(token.LeaveWaitingAsync(_model, request.RequestId, null, CancellationToken.None), "LeaveWaiting");
+            throw new OperationCanceledException($"Request {request.RequestId} was abandoned before its lease call arrived.");
+        }
+
+        if (_waitersByRequest.TryGetValue(request.RequestId, out var earlier) && earlier.IsWaiting)
+        {
+            // Sent twice: its Frontend re-submitted it while the first call was still on its way here. The call that
+            // has waited longer (the later submission) stays; the token counted the request once, for that one.
+            if (earlier.Request.AlreadyWaited > request.AlreadyWaited)
+            {
+                return LeaseGrant.Refused(LeaseOutcome.Stopping, request.AlreadyWaited, TimeSpan.Zero);
+            }
+
+            earlier.Superseded = true;
+            Refuse(earlier, LeaseOutcome.Stopping, TimeSpan.Zero);
+        }
+
         // A request re-submitted after its model grain moved keeps the deadline and the wait it had.
         var enqueued = _time.GetTimestamp() - (long)(request.AlreadyWaited.TotalSeconds * _time.TimestampFrequency);
         var waiter = new Waiter(request, ++_sequence, enqueued, _time.GetUtcNow() + _queueTimeout - request.AlreadyWaited);
@@ -204,6 +229,11 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
                 await TryCallAsync(token.LeaveWaitingAsync(_model, request.RequestId, null, CancellationToken.None), "LeaveWaiting");
                 throw;
             }
+        }
+
+        if (waiter.Superseded)
+        {
+            return grant;
         }
 
         await TryCallAsync(token.LeaveWaitingAsync(_model, request.RequestId, grant.Outcome == LeaseOutcome.Granted ? grant.LeaseId : null, CancellationToken.None), "LeaveWaiting");
@@ -266,6 +296,8 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
                 return;
             }
         }
+
+        _abandoned[requestId] = _time.GetUtcNow(); // its lease call may still be on its way, or waiting for its token
     }
 
     public async Task<RenewalResult> RenewAsync(LeaseRenewal renewal, CancellationToken cancellationToken)
@@ -640,6 +672,17 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             foreach (var lease in leases)
             {
                 await ReleaseAsync(new LeaseRelease(lease.LeaseId, LeaseEndReason.HolderLost, null, null), cancellationToken);
+            }
+        }
+
+        if (_abandoned.Count > 0)
+        {
+            foreach (var (requestId, since) in _abandoned)
+            {
+                if (since < now - _options.HolderExpiry)
+                {
+                    _abandoned.Remove(requestId);
+                }
             }
         }
 

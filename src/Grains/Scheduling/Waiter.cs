@@ -25,6 +25,12 @@ internal sealed class Waiter(LeaseRequest request, long sequence, long enqueuedT
     /// <summary>The units of service it is charged (fair order; corrected at release in token mode).</summary>
     public long Cost { get; set; } = 1;
 
+    /// <summary>
+    /// Replaced by the same request sent again: its call is answered, but the token's count of the request now belongs
+    /// to the call that replaced it.
+    /// </summary>
+    public bool Superseded { get; set; }
+
     /// <summary>Where it stands with its token's in-flight limit (only for a token that has one).</summary>
     public TokenSlot TokenSlot { get; set; }
 

@@ -146,6 +146,81 @@ public sealed class ModelGrainTests
     }
 
     [Fact]
+    public async Task AbandonAsync_WaitingRequest_EndsItsCallAndServesTheNext()
+    {
+        await using var host = await GrainTestHost.StartAsync();
+        var holder = await host.ModelGrain.AcquireAsync(host.Request("low"), CancellationToken.None);
+        var request = host.Request("high");
+        var abandoned = await host.EnqueueAsync(request);
+        var next = await host.EnqueueAsync("mid");
+
+        await host.ModelGrain.AbandonAsync(request.RequestId, CancellationToken.None);
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned.WaitAsync(Eventually.Limit));
+        await Eventually.TrueAsync(async () => (await host.CountersAsync("high")).Waiting == 0, () => "abandoned request still counted by its token");
+        Assert.Equal(1, (await host.SnapshotAsync()).Waiting);
+        await host.ReleaseAsync(holder);
+        var granted = await next.WaitAsync(Eventually.Limit);
+        Assert.Equal(LeaseOutcome.Granted, granted.Outcome);
+        await host.ReleaseAsync(granted);
+        await host.AssertNothingHeldAsync();
+    }
+
+    [Fact]
+    public async Task AcquireAsync_RequestAbandonedBeforeItsCallArrived_IsTurnedAway()
+    {
+        await using var host = await GrainTestHost.StartAsync();
+        var request = host.Request("high");
+
+        await host.ModelGrain.AbandonAsync(request.RequestId, CancellationToken.None);
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => host.ModelGrain.AcquireAsync(request, CancellationToken.None));
+        Assert.Equal(0, (await host.CountersAsync("high")).Waiting);
+        await host.AssertNothingHeldAsync();
+    }
+
+    [Fact]
+    public async Task AcquireAsync_SameRequestSentAgain_ReplacesTheEarlierCall()
+    {
+        await using var host = await GrainTestHost.StartAsync();
+        var holder = await host.ModelGrain.AcquireAsync(host.Request("low"), CancellationToken.None);
+        var request = host.Request("high");
+        var first = await host.EnqueueAsync(request);
+
+        var again = host.ModelGrain.AcquireAsync(request with { AlreadyWaited = TimeSpan.FromSeconds(3) }, CancellationToken.None);
+
+        Assert.Equal(LeaseOutcome.Stopping, (await first.WaitAsync(Eventually.Limit)).Outcome);
+        Assert.False(again.IsCompleted);
+        Assert.Equal(1, (await host.SnapshotAsync()).Waiting);
+        Assert.Equal(1, (await host.CountersAsync("high")).Waiting);
+        await host.ReleaseAsync(holder);
+        var granted = await again.WaitAsync(Eventually.Limit);
+        Assert.Equal(LeaseOutcome.Granted, granted.Outcome);
+        await host.ReleaseAsync(granted);
+        await host.AssertNothingHeldAsync();
+    }
+
+    [Fact]
+    public async Task AcquireAsync_EarlierCallArrivingAfterItsResubmission_IsTurnedAway()
+    {
+        await using var host = await GrainTestHost.StartAsync();
+        var holder = await host.ModelGrain.AcquireAsync(host.Request("low"), CancellationToken.None);
+        var request = host.Request("high");
+        var resubmitted = await host.EnqueueAsync(request with { AlreadyWaited = TimeSpan.FromSeconds(3) });
+
+        var late = await host.ModelGrain.AcquireAsync(request, CancellationToken.None).WaitAsync(Eventually.Limit);
+
+        Assert.Equal(LeaseOutcome.Stopping, late.Outcome);
+        Assert.Equal(1, (await host.SnapshotAsync()).Waiting);
+        Assert.Equal(1, (await host.CountersAsync("high")).Waiting);
+        await host.ReleaseAsync(holder);
+        var granted = await resubmitted.WaitAsync(Eventually.Limit);
+        Assert.Equal(LeaseOutcome.Granted, granted.Outcome);
+        await host.ReleaseAsync(granted);
+        await host.AssertNothingHeldAsync();
+    }
+
+    [Fact]
     public async Task ReleaseAsync_UnknownOrRepeatedLease_ChangesNothing()
     {
         await using var host = await GrainTestHost.StartAsync();
