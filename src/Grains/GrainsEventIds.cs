@@ -20,4 +20,7 @@ internal static class GrainsEventIds
     public const int HolderLost = 1014;
     public const int WaitersStopped = 1015;
     public const int ModelDeactivating = 1016;
+    public const int ReplicaJoined = 1017;
+    public const int ReplicaDraining = 1018;
+    public const int ReplicaDropped = 1019;
 }

@@ -1,3 +1,4 @@
+using Dispatcher.Grains.Backends;
 using Dispatcher.Grains.Telemetry;
 using Dispatcher.Grains.Tokens;
 using Microsoft.Extensions.DependencyInjection;
@@ -17,6 +18,7 @@ public static class GrainsServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ITokenStore, ConfigurationTokenStore>();
         services.TryAddSingleton<GrainsMetrics>();
+        services.TryAddSingleton<ReplicaDirectory>();
         return services;
     }
 }

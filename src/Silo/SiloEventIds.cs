@@ -8,4 +8,6 @@ internal static class SiloEventIds
     public const int TokenListenerLost = 2006;
     public const int Migrated = 2007;
     public const int MigrationWaiting = 2008;
+    public const int ReplicasFound = 2009;
+    public const int DiscoveryFailed = 2010;
 }

@@ -5,6 +5,7 @@ using Dispatcher.Grains.Backends;
 using Dispatcher.Grains.Tokens;
 using Dispatcher.Silo.Backends;
 using Dispatcher.Silo.Dashboard;
+using Dispatcher.Silo.Discovery;
 using Dispatcher.Silo.Database;
 using Dispatcher.Silo.Health;
 using Dispatcher.Silo.Telemetry;
@@ -70,6 +71,8 @@ public static class SiloHostingExtensions
 
         services.AddDispatcherGrains();
         services.TryAddSingleton<IReplicaProbe, HttpReplicaProbe>();
+        services.Configure<KubernetesOptions>(builder.Configuration.GetSection(KubernetesOptions.SectionName));
+        services.AddHostedService<EndpointSliceWatcher>();
         services.AddDispatcherHealthChecks<SiloActiveHealthCheck>(builder.Configuration);
         services.TryAddSingleton<ClusterMetrics>();
         var cluster = ClusterSettings(builder.Configuration);

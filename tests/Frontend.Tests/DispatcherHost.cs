@@ -18,6 +18,9 @@ internal sealed class DispatcherHost : IAsyncDisposable
     public const string HighToken = "sk-test-high-0123456789";
     public const string LowToken = "sk-test-low-9876543210";
 
+    /// <summary>The Service whose endpoints are the replicas when they are discovered.</summary>
+    public const string DiscoveredService = "vllm-test";
+
     private readonly WebApplication _app;
     private readonly List<HttpClient> _clients = [];
 
@@ -46,12 +49,17 @@ internal sealed class DispatcherHost : IAsyncDisposable
     /// <param name="emulator">Adjusts every replica's options.</param>
     /// <param name="settings">More configuration, e.g. <c>Dispatcher:QueueTimeout</c>.</param>
     /// <param name="extraBackends">Backends listed after the replicas (e.g. a closed port).</param>
+    /// <param name="kubernetesApi">
+    /// Find the replicas as the ready endpoints of Service <see cref="DiscoveredService"/> at this (fake) Kubernetes API
+    /// server instead of listing them; the test publishes their EndpointSlices.
+    /// </param>
     public static async Task<DispatcherHost> StartAsync(
         int replicas = 1,
         int capacity = 4,
         Action<EmulatorOptions>? emulator = null,
         Dictionary<string, string?>? settings = null,
-        IEnumerable<string>? extraBackends = null)
+        IEnumerable<string>? extraBackends = null,
+        string? kubernetesApi = null)
     {
         var servers = new List<EmulatorServer>();
         for (var i = 0; i < replicas; i++)
@@ -80,7 +88,14 @@ internal sealed class DispatcherHost : IAsyncDisposable
             ["Dispatcher:Tokens:1:Priority"] = "1",
             ["Dispatcher:Tokens:1:Threshold"] = "2",
         };
-        var backends = servers.Select(s => s.BaseAddress.AbsoluteUri).Concat(extraBackends ?? []).ToList();
+        if (kubernetesApi is not null)
+        {
+            config["Dispatcher:Models:0:Discovery:Service"] = DiscoveredService;
+            config["Dispatcher:Kubernetes:ApiServer"] = kubernetesApi;
+            config["Dispatcher:Kubernetes:Namespace"] = FakeKubernetesApi.Namespace;
+        }
+
+        var backends = kubernetesApi is not null ? [] : servers.Select(s => s.BaseAddress.AbsoluteUri).Concat(extraBackends ?? []).ToList();
         for (var i = 0; i < backends.Count; i++)
         {
             config[$"Dispatcher:Models:0:Backends:{i}"] = backends[i];

@@ -30,6 +30,7 @@ internal sealed class GrainTestHost : IAsyncDisposable
             services.AddSingleton<TimeProvider>(Time);
             services.AddSingleton(Microsoft.Extensions.Options.Options.Create(Options));
             services.AddSingleton<IReplicaProbe>(Probe);
+            services.AddSingleton(Replicas);
             if (tokenStore is not null)
             {
                 services.AddSingleton(tokenStore);
@@ -72,6 +73,9 @@ internal sealed class GrainTestHost : IAsyncDisposable
     public DispatcherOptions Options { get; }
 
     public FakeTimeProvider Time { get; } = new();
+
+    /// <summary>The replicas discovery sees (shared by every silo), for models with <see cref="ModelOptions.Discovery"/>.</summary>
+    public ReplicaDirectory Replicas { get; } = new();
 
     /// <summary>What the replicas answer to scrapes and health probes.</summary>
     public FakeReplicaProbe Probe { get; } = new();

@@ -57,9 +57,26 @@ public static class DispatcherOptionsValidator
                 errors.Add($"{at}:Name '{model.Name}' is already used by another model.");
             }
 
-            if (model.Backends.Count == 0)
+            if (model.Discovery is { } discovery)
             {
-                errors.Add($"{at}:Backends must not be empty.");
+                if (model.Backends.Count > 0)
+                {
+                    errors.Add($"{at}: give either Backends or Discovery, not both.");
+                }
+
+                if (string.IsNullOrWhiteSpace(discovery.Service))
+                {
+                    errors.Add($"{at}:Discovery:Service must name the Kubernetes Service of the model's replicas.");
+                }
+
+                if (discovery.Scheme is not ("http" or "https"))
+                {
+                    errors.Add($"{at}:Discovery:Scheme must be http or https.");
+                }
+            }
+            else if (model.Backends.Count == 0)
+            {
+                errors.Add($"{at}:Backends must not be empty (or set Discovery to find the replicas in Kubernetes).");
             }
 
             for (var b = 0; b < model.Backends.Count; b++)

@@ -64,18 +64,28 @@ internal sealed partial class BackendGrain : Grain, IBackendGrain
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _timer?.Dispose();
+        _metrics.ReplicaGone(_snapshot.Address);
         return Task.CompletedTask;
     }
 
-    public Task<BackendSnapshot> SubscribeAsync(string model, CancellationToken cancellationToken)
+    public async Task<BackendSnapshot> SubscribeAsync(string model, CancellationToken cancellationToken)
     {
-        _subscribers.Add(model);
-        return Task.FromResult(_snapshot);
+        if (_subscribers.Add(model) && ConfiguredCap() is var cap && cap != _snapshot.MaxConcurrentLeases)
+        {
+            await PublishAsync(_snapshot with { MaxConcurrentLeases = cap }); // a discovered replica: its model's cap
+        }
+
+        return _snapshot;
     }
 
     public Task UnsubscribeAsync(string model, CancellationToken cancellationToken)
     {
         _subscribers.Remove(model);
+        if (_subscribers.Count == 0 && !ConfiguredAnywhere())
+        {
+            DeactivateOnIdle(); // a discovered replica that left: nothing to keep
+        }
+
         return Task.CompletedTask;
     }
 
@@ -195,13 +205,16 @@ internal sealed partial class BackendGrain : Grain, IBackendGrain
         }
     }
 
-    /// <summary>The smallest hard cap among the models served by this replica (a replica may serve aliases).</summary>
+    /// <summary>
+    /// The smallest hard cap among the models served by this replica (a replica may serve aliases): those that list it,
+    /// and those that found it (they subscribed).
+    /// </summary>
     private int? ConfiguredCap()
     {
         int? cap = null;
         foreach (var model in _options.Models)
         {
-            var servesIt = model.Backends.Exists(b => BackendAddress.TryNormalize(b) is { } uri && BackendAddress.Key(uri) == Key);
+            var servesIt = Lists(model) || _subscribers.Contains(model.Name);
             if (servesIt && (model.MaxConcurrentLeasesPerBackend ?? _options.MaxConcurrentLeasesPerBackend) is { } modelCap)
             {
                 cap = cap is null ? modelCap : Math.Min(cap.Value, modelCap);
@@ -210,4 +223,8 @@ internal sealed partial class BackendGrain : Grain, IBackendGrain
 
         return cap ?? _options.MaxConcurrentLeasesPerBackend;
     }
+
+    private bool ConfiguredAnywhere() => _options.Models.Exists(Lists);
+
+    private bool Lists(ModelOptions model) => model.Backends.Exists(b => BackendAddress.TryNormalize(b) is { } uri && BackendAddress.Key(uri) == Key);
 }

@@ -13,7 +13,7 @@ internal sealed class AdmissionPolicy(CapacityOptions capacity, double minTokens
     public bool HasRoom(BackendSlot slot)
     {
         var snapshot = slot.Snapshot;
-        if (!snapshot.Healthy || (snapshot.MaxConcurrentLeases is { } cap && slot.LeasesInFlight >= cap))
+        if (!snapshot.Healthy || slot.Draining || (snapshot.MaxConcurrentLeases is { } cap && slot.LeasesInFlight >= cap))
         {
             return false;
         }

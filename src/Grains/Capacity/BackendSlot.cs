@@ -19,6 +19,9 @@ internal sealed class BackendSlot(BackendSnapshot snapshot)
 
     public int LeasesInFlight { get; set; }
 
+    /// <summary>No longer among the model's discovered replicas: no new leases; dropped once its last one ends.</summary>
+    public bool Draining { get; set; }
+
     /// <summary>Leases held when the snapshot arrived: those granted since count on top of its load at once.</summary>
     public int LeasesAtSnapshot { get; private set; }
 

@@ -36,6 +36,18 @@ internal sealed partial class ModelGrain
         [LoggerMessage(GrainsEventIds.ModelDeactivating, LogLevel.Information, "Model {Model}'s grain deactivating ({Reason}) with {Leases} leases")]
         public static partial void Deactivating(ILogger logger, string model, string reason, int leases);
 
+        [LoggerMessage(GrainsEventIds.ReplicaJoined, LogLevel.Information, "Replica {Backend} joined {Model}")]
+        public static partial void ReplicaJoined(ILogger logger, Uri backend, string model);
+
+        [LoggerMessage(GrainsEventIds.ReplicaDraining, LogLevel.Information, "Replica {Backend} of {Model} is no longer ready: draining ({Leases} leases running, no new ones)")]
+        public static partial void ReplicaDraining(ILogger logger, Uri backend, string model, int leases);
+
+        [LoggerMessage(GrainsEventIds.ReplicaJoined, LogLevel.Information, "Replica {Backend} of {Model} is ready again: serving")]
+        public static partial void ReplicaReady(ILogger logger, Uri backend, string model);
+
+        [LoggerMessage(GrainsEventIds.ReplicaDropped, LogLevel.Information, "Replica {Backend} of {Model} drained and dropped")]
+        public static partial void ReplicaDropped(ILogger logger, Uri backend, string model);
+
         [LoggerMessage(GrainsEventIds.GrainCallFailed, LogLevel.Warning, "Model {Model}: a call to another grain ({Method}) failed or did not answer in time ({Error}); going on without it")]
         public static partial void GrainCallFailed(ILogger logger, string model, string method, string error);
 

@@ -3,6 +3,7 @@ using Dispatcher.Grains.Abstractions.Configuration;
 using Dispatcher.Grains.Abstractions.Leases;
 using Dispatcher.Grains.Abstractions.Models;
 using Dispatcher.Grains.Abstractions.Tokens;
+using Dispatcher.Grains.Backends;
 using Dispatcher.Grains.Capacity;
 using Dispatcher.Grains.Scheduling;
 using Dispatcher.Grains.Telemetry;
@@ -44,6 +45,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     private readonly IHostApplicationLifetime _lifetime;
     private readonly IClusterMembershipService _membership;
     private readonly ILocalSiloDetails _silo;
+    private readonly ReplicaDirectory _replicas;
     private readonly WaitList _waitList;
     private readonly PriorityQueue<Waiter, DateTimeOffset> _byDeadline = new();
     private readonly Dictionary<string, Waiter> _waitersByRequest = new(StringComparer.Ordinal);
@@ -74,6 +76,9 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     private CancellationTokenRegistration _stoppingRegistration;
     private bool _stopping;
 
+    /// <summary>The replicas are found at run time (<see cref="ModelOptions.Discovery"/>), not configured.</summary>
+    private bool _discovered;
+
     /// <summary>Completed when the grain stops taking requests (<see cref="StopWaiting"/>): cuts the admission call short.</summary>
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _sequence;
@@ -87,10 +92,12 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         IHostApplicationLifetime lifetime,
         IClusterMembershipService membership,
         ILocalSiloDetails silo,
+        ReplicaDirectory replicas,
         ILogger<ModelGrain> logger)
     {
         _membership = membership;
         _silo = silo;
+        _replicas = replicas;
         _options = options.Value;
         _metrics = metrics;
         _time = time;
@@ -105,7 +112,10 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         var model = _options.FindModel(_model);
         _queueTimeout = model?.QueueTimeout ?? _options.QueueTimeout;
         _admission = new AdmissionPolicy(_options.Capacity, model?.MinTokensPerSecond ?? _options.Capacity.MinTokensPerSecond);
-        var addresses = (model?.Backends ?? []).Select(BackendAddress.TryNormalize).OfType<Uri>();
+        _discovered = model?.Discovery is not null;
+        var addresses = _discovered
+            ? _replicas.Find(_model) ?? [] // not listed yet: the sweep adds them as soon as they are
+            : (model?.Backends ?? []).Select(BackendAddress.TryNormalize).OfType<Uri>();
         var snapshots = await Task.WhenAll(addresses.Select(address => SubscribeAsync(address, model!, cancellationToken)));
         _backends.AddRange(snapshots.Select(snapshot => new BackendSlot(snapshot)));
 
@@ -123,6 +133,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         Log.Deactivating(_logger, _model, reason.ReasonCode.ToString(), _leases.Count);
+        _metrics.ModelGone(_model);
         await _stoppingRegistration.DisposeAsync();
         _timeoutTimer?.Dispose();
         _sweepTimer?.Dispose();
@@ -144,7 +155,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             return LeaseGrant.Refused(LeaseOutcome.Stopping, request.AlreadyWaited, TimeSpan.Zero);
         }
 
-        if (!_backends.Exists(b => b.Snapshot.Healthy))
+        if (!_backends.Exists(b => b.Snapshot.Healthy && !b.Draining))
         {
             return LeaseGrant.Refused(LeaseOutcome.NoHealthyBackend, TimeSpan.Zero, _options.RetryAfter);
         }
@@ -395,7 +406,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
 
     public Task<ModelSnapshot> GetSnapshotAsync(CancellationToken cancellationToken)
     {
-        var backends = _backends.ConvertAll(b => new BackendLoad(b.Snapshot, b.LeasesInFlight));
+        var backends = _backends.ConvertAll(b => new BackendLoad(b.Snapshot, b.LeasesInFlight, b.Draining));
         var leases = _leases.Values.Select(l => new LeaseView(l.TokenId, l.Priority, l.Slot.Snapshot.Address, l.GrantedAt)).ToList();
         return Task.FromResult(new ModelSnapshot(_model, _waitList.Count, _leases.Count, backends, _waitList.WaitingByToken(), leases));
     }
@@ -414,6 +425,63 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         catch (Exception exception) when (exception is TimeoutException or OrleansException)
         {
             return new BackendSnapshot(address, Healthy: true, model.MaxConcurrentLeasesPerBackend ?? _options.MaxConcurrentLeasesPerBackend, Version: 0);
+        }
+    }
+
+    /// <summary>
+    /// Brings the replicas in line with what discovery sees now: a new one is subscribed to and takes leases at once; one
+    /// that is gone or no longer ready drains (no new leases) and is dropped, with its subscription, once its last lease
+    /// has ended. One that comes back while draining serves again.
+    /// </summary>
+    private async Task FollowReplicasAsync(CancellationToken cancellationToken)
+    {
+        if (_replicas.Find(_model) is not { } found)
+        {
+            return;
+        }
+
+        var changed = false;
+        foreach (var slot in _backends)
+        {
+            var draining = !found.Contains(slot.Snapshot.Address);
+            if (draining != slot.Draining)
+            {
+                slot.Draining = draining;
+                changed = true;
+                if (draining)
+                {
+                    Log.ReplicaDraining(_logger, slot.Snapshot.Address, _model, slot.LeasesInFlight);
+                }
+                else
+                {
+                    Log.ReplicaReady(_logger, slot.Snapshot.Address, _model);
+                }
+            }
+        }
+
+        var model = _options.FindModel(_model)!;
+        foreach (var address in found.Where(a => !_backends.Exists(b => b.Snapshot.Address == a)).ToList())
+        {
+            var snapshot = await SubscribeAsync(address, model, cancellationToken);
+            if (!_backends.Exists(b => b.Snapshot.Address == address))
+            {
+                _backends.Add(new BackendSlot(snapshot));
+                changed = true;
+                Log.ReplicaJoined(_logger, address, _model);
+            }
+        }
+
+        foreach (var slot in _backends.Where(b => b.Draining && b.LeasesInFlight == 0).ToList())
+        {
+            _backends.Remove(slot);
+            _rotation = _backends.Count == 0 ? 0 : _rotation % _backends.Count;
+            Log.ReplicaDropped(_logger, slot.Snapshot.Address, _model);
+            await TryCallAsync(GrainFactory.GetGrain<IBackendGrain>(BackendAddress.Key(slot.Snapshot.Address)).UnsubscribeAsync(_model, CancellationToken.None), "Unsubscribe");
+        }
+
+        if (changed)
+        {
+            GrantWhilePossible();
         }
     }
 
@@ -685,6 +753,16 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
                 }
             }
         }
+
+        if (_discovered && !_stopping)
+        {
+            await FollowReplicasAsync(cancellationToken);
+        }
+
+        _metrics.ModelReplicas(_model,
+            serving: _backends.Count(b => b.Snapshot.Healthy && !b.Draining),
+            withRoom: _backends.Count(_admission.HasRoom),
+            draining: _backends.Count(b => b.Draining));
 
         // A token grain's word that a slot freed is one-way and can be lost (its silo died): ask again now and then.
         if (_tokensWithoutSlot.Count > 0)

@@ -16,6 +16,7 @@ public sealed class GrainsMetrics
 
     private readonly ConcurrentDictionary<(string Model, string Class), LoadCell> _load = new();
     private readonly ConcurrentDictionary<string, BackendSnapshot> _replicas = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ReplicaCounts> _modelReplicas = new(StringComparer.Ordinal);
     private readonly Counter<long> _tokenLookups;
 
     public GrainsMetrics(IMeterFactory meterFactory)
@@ -28,6 +29,8 @@ public sealed class GrainsMetrics
         meter.CreateObservableGauge("dispatcher.replica.waiting", () => Replicas(s => s.Load?.Waiting), "{request}", "Requests queued inside the replica, as scraped.");
         meter.CreateObservableGauge("dispatcher.replica.kv_cache_usage", () => Replicas(s => s.Load?.KvCacheUsage), "1", "KV-cache usage of the replica, 0 to 1.");
         meter.CreateObservableGauge("dispatcher.replica.healthy", () => Replicas(s => s.Healthy ? 1 : 0), "1", "1 while the replica is in service, 0 while ejected.");
+        meter.CreateObservableGauge("dispatcher.model.replicas", ModelReplicas, "{replica}",
+            "A model's replicas by state: serving (in service), with_room (serving and able to take a lease now), draining (no longer ready; their last leases run). The signal to scale a model's replicas on, with dispatcher.waiting.");
         _tokenLookups = meter.CreateCounter<long>("dispatcher.token_store.lookups", "{lookup}", "Token lookups by result: cached, found, unknown, stale (cached policy used while the store is unreachable), unavailable.");
     }
 
@@ -41,6 +44,15 @@ public sealed class GrainsMetrics
 
     /// <summary>The latest state of a replica.</summary>
     public void Replica(BackendSnapshot snapshot) => _replicas[BackendAddress.Key(snapshot.Address)] = snapshot;
+
+    /// <summary>A replica no longer tracked here (its grain deactivated): its series end.</summary>
+    public void ReplicaGone(Uri address) => _replicas.TryRemove(BackendAddress.Key(address), out _);
+
+    /// <summary>How many of a model's replicas serve, have room and drain, from its grain on this silo.</summary>
+    public void ModelReplicas(string model, int serving, int withRoom, int draining) => _modelReplicas[model] = new ReplicaCounts(serving, withRoom, draining);
+
+    /// <summary>The model's grain left this silo: its replica counts are reported by its next activation.</summary>
+    public void ModelGone(string model) => _modelReplicas.TryRemove(model, out _);
 
     public void TokenLookup(string result)
     {
@@ -63,6 +75,18 @@ public sealed class GrainsMetrics
             }
         }
     }
+
+    private IEnumerable<Measurement<int>> ModelReplicas()
+    {
+        foreach (var (model, counts) in _modelReplicas)
+        {
+            yield return new Measurement<int>(counts.Serving, new("model", model), new("state", "serving"));
+            yield return new Measurement<int>(counts.WithRoom, new("model", model), new("state", "with_room"));
+            yield return new Measurement<int>(counts.Draining, new("model", model), new("state", "draining"));
+        }
+    }
+
+    private sealed record ReplicaCounts(int Serving, int WithRoom, int Draining);
 
     private sealed class LoadCell
     {

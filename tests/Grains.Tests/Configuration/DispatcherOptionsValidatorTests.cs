@@ -13,6 +13,7 @@ public sealed class DispatcherOptionsValidatorTests
             [
                 new ModelOptions { Name = "m", Backends = [] },
                 new ModelOptions { Name = "m", Backends = ["ftp://x", "http://ok:8000"], MaxConcurrentLeasesPerBackend = 0 },
+                new ModelOptions { Name = "d", Backends = ["http://ok:8000"], Discovery = new DiscoveryOptions { Service = " ", Scheme = "tcp" } },
             ],
             Tokens =
             [
@@ -27,7 +28,10 @@ public sealed class DispatcherOptionsValidatorTests
         var errors = DispatcherOptionsValidator.Validate(options);
 
         Assert.Contains("Dispatcher:QueueTimeout must be positive.", errors);
-        Assert.Contains("Dispatcher:Models:0:Backends must not be empty.", errors);
+        Assert.Contains("Dispatcher:Models:0:Backends must not be empty (or set Discovery to find the replicas in Kubernetes).", errors);
+        Assert.Contains("Dispatcher:Models:2: give either Backends or Discovery, not both.", errors);
+        Assert.Contains("Dispatcher:Models:2:Discovery:Service must name the Kubernetes Service of the model's replicas.", errors);
+        Assert.Contains("Dispatcher:Models:2:Discovery:Scheme must be http or https.", errors);
         Assert.Contains("Dispatcher:Models:1:Name 'm' is already used by another model.", errors);
         Assert.Contains(errors, e => e.StartsWith("Dispatcher:Models:1:Backends:0 must be an absolute http", StringComparison.Ordinal));
         Assert.Contains("Dispatcher:Models:1:MaxConcurrentLeasesPerBackend must be at least 1.", errors);
@@ -36,7 +40,7 @@ public sealed class DispatcherOptionsValidatorTests
         Assert.Contains("Dispatcher:Tokens:1:Priority must be from 1 to 1000.", errors);
         Assert.Contains("Dispatcher:Tokens:1:Threshold must be at least 1.", errors);
         Assert.Contains("Dispatcher:Tokens:3 repeats a token already configured.", errors);
-        Assert.Equal(10, errors.Count);
+        Assert.Equal(13, errors.Count);
     }
 
     [Fact]
@@ -44,7 +48,11 @@ public sealed class DispatcherOptionsValidatorTests
     {
         var options = new DispatcherOptions
         {
-            Models = [new ModelOptions { Name = "llama", Backends = ["http://vllm-0:8000/", "https://vllm-1"] }],
+            Models =
+            [
+                new ModelOptions { Name = "llama", Backends = ["http://vllm-0:8000/", "https://vllm-1"] },
+                new ModelOptions { Name = "qwen", Discovery = new DiscoveryOptions { Service = "vllm-qwen", Port = "http" } },
+            ],
             Tokens = [new TokenOptions { Name = "team", TokenSha256 = new string('A', 64), Priority = 5, Threshold = 10 }],
         };
 
