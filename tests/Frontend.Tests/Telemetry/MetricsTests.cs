@@ -44,6 +44,16 @@ public sealed class MetricsTests
         }
 
         await host.AssertDrainedAsync();
+
+        // The model's replicas (counted in its grain's one-second sweep): one serving, with room once nothing runs.
+        var scraper = host.CreateClient(token: null);
+        await Eventually.TrueAsync(async () =>
+        {
+            var replicas = PrometheusTextParser.Parse(await scraper.GetStringAsync("/metrics"));
+            return Sum(replicas, "dispatcher_model_replicas", ("model", DispatcherHost.Model), ("state", "serving")) == 1
+                && Sum(replicas, "dispatcher_model_replicas", ("model", DispatcherHost.Model), ("state", "with_room")) == 1
+                && Sum(replicas, "dispatcher_model_replicas", ("model", DispatcherHost.Model), ("state", "draining")) == 0;
+        }, () => "dispatcher_model_replicas does not show one serving replica with room");
         var text = await host.CreateClient(token: null).GetStringAsync("/metrics");
         var after = PrometheusTextParser.Parse(text);
 
