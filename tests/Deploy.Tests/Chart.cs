@@ -23,6 +23,21 @@ internal static class Chart
 
     public static Task<JsonElement> LintAsync(params string[] valuesFiles) => RunAsync("lint", valuesFiles);
 
+    /// <summary>Renders the chart with the values in <paramref name="valuesYaml"/> (after <paramref name="valuesFiles"/>).</summary>
+    public static async Task<JsonElement> TemplateWithAsync(string valuesYaml, params string[] valuesFiles)
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"values-{Guid.NewGuid():N}.yaml");
+        await File.WriteAllTextAsync(file, valuesYaml);
+        try
+        {
+            return await TemplateAsync([.. valuesFiles, file]);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     public static IEnumerable<JsonElement> Objects(this JsonElement rendered, string kind) =>
         rendered.GetProperty("objects").EnumerateArray().Where(o => o.GetProperty("kind").GetString() == kind);
 

@@ -23,56 +23,111 @@ public sealed class ChartTests
     }
 
     [Fact]
-    public async Task Models_EachReplicaGetsAGpuDeploymentWithItsVllmArguments()
+    public async Task Models_EachModelGetsOneGpuDeploymentWithItsReplicasAndVllmArguments()
     {
         var rendered = await Chart.TemplateAsync(Chart.Example("two-models-gpu-pvc.yaml"));
-        var vllm = rendered.Objects("Deployment").Where(d => d.Name().Contains("-vllm-", StringComparison.Ordinal)).ToList();
+        var vllm = rendered.Objects("Deployment").Where(d => Component(d) == "vllm").ToList();
 
-        Assert.Equal(3, vllm.Count); // 2 replicas of the 70B model, 1 of the coder
-        var big = vllm.Where(d => d.Name().Contains("llama-3-1-70b", StringComparison.Ordinal)).ToList();
-        Assert.Equal(2, big.Count);
-        foreach (var deployment in big)
-        {
-            var pod = deployment.GetProperty("spec").GetProperty("template").GetProperty("spec");
-            var container = pod.GetProperty("containers")[0];
-            var args = container.GetProperty("args").EnumerateArray().Select(a => a.GetString()).ToList();
-            Assert.Contains("--model=meta-llama/Llama-3.1-70B-Instruct", args);
-            Assert.Contains("--served-model-name=llama-3.1-70b", args);
-            Assert.Contains("--quantization=fp8", args);
-            Assert.Contains("--dtype=bfloat16", args);
-            Assert.Contains("--gpu-memory-utilization=0.92", args);
-            Assert.Contains("--max-model-len=32768", args);
-            Assert.Contains("--tensor-parallel-size=4", args);
-            Assert.Contains("--rope-scaling={\"rope_type\":\"dynamic\",\"factor\":2.0}", args);
-            Assert.Contains("--rope-theta=500000", args);
-            Assert.Contains("--enable-prefix-caching", args);
-            Assert.Equal(4, container.GetProperty("resources").GetProperty("limits").GetProperty("nvidia.com/gpu").GetInt32());
-            Assert.Equal("/health", container.GetProperty("readinessProbe").GetProperty("httpGet").GetProperty("path").GetString());
-            Assert.Equal("true", pod.GetProperty("nodeSelector").GetProperty("nvidia.com/gpu.present").GetString());
-            Assert.Equal("nvidia.com/gpu", pod.GetProperty("tolerations")[0].GetProperty("key").GetString());
-            var volumes = pod.GetProperty("volumes").EnumerateArray().ToList();
-            Assert.Contains(volumes, v => v.TryGetProperty("persistentVolumeClaim", out _));
-            Assert.Contains(volumes, v => v.TryGetProperty("emptyDir", out var dir) && dir.TryGetProperty("medium", out var medium) && medium.GetString() == "Memory");
-            Assert.Equal("HUGGING_FACE_HUB_TOKEN", container.GetProperty("env").EnumerateArray().Single(e => e.TryGetProperty("valueFrom", out _)).GetProperty("name").GetString());
-        }
+        Assert.Equal(2, vllm.Count); // one per model
+        var big = vllm.Single(d => d.Name().EndsWith("-vllm-llama-3-1-70b", StringComparison.Ordinal));
+        Assert.Equal(2, big.GetProperty("spec").GetProperty("replicas").GetInt32()); // its replicaCount
+        Assert.Equal(0, big.GetProperty("spec").GetProperty("strategy").GetProperty("rollingUpdate").GetProperty("maxSurge").GetInt32());
+        var pod = big.GetProperty("spec").GetProperty("template").GetProperty("spec");
+        var container = pod.GetProperty("containers")[0];
+        var args = container.GetProperty("args").EnumerateArray().Select(a => a.GetString()).ToList();
+        Assert.Contains("--model=meta-llama/Llama-3.1-70B-Instruct", args);
+        Assert.Contains("--served-model-name=llama-3.1-70b", args);
+        Assert.Contains("--quantization=fp8", args);
+        Assert.Contains("--dtype=bfloat16", args);
+        Assert.Contains("--gpu-memory-utilization=0.92", args);
+        Assert.Contains("--max-model-len=32768", args);
+        Assert.Contains("--tensor-parallel-size=4", args);
+        Assert.Contains("--rope-scaling={\"rope_type\":\"dynamic\",\"factor\":2.0}", args);
+        Assert.Contains("--rope-theta=500000", args);
+        Assert.Contains("--enable-prefix-caching", args);
+        Assert.Equal(4, container.GetProperty("resources").GetProperty("limits").GetProperty("nvidia.com/gpu").GetInt32());
+        Assert.Equal("/health", container.GetProperty("readinessProbe").GetProperty("httpGet").GetProperty("path").GetString());
+        Assert.Equal("true", pod.GetProperty("nodeSelector").GetProperty("nvidia.com/gpu.present").GetString());
+        Assert.Equal("nvidia.com/gpu", pod.GetProperty("tolerations")[0].GetProperty("key").GetString());
+        var volumes = pod.GetProperty("volumes").EnumerateArray().ToList();
+        Assert.Contains(volumes, v => v.TryGetProperty("persistentVolumeClaim", out _));
+        Assert.Contains(volumes, v => v.TryGetProperty("emptyDir", out var dir) && dir.TryGetProperty("medium", out var medium) && medium.GetString() == "Memory");
+        Assert.Equal("HUGGING_FACE_HUB_TOKEN", container.GetProperty("env").EnumerateArray().Single(e => e.TryGetProperty("valueFrom", out _)).GetProperty("name").GetString());
 
-        Assert.Equal(3, rendered.Objects("PersistentVolumeClaim").Count());
+        // A stopping replica drains: its preStop hook waits for vLLM's requests, within the grace period.
+        Assert.Equal("python3", container.GetProperty("lifecycle").GetProperty("preStop").GetProperty("exec").GetProperty("command")[0].GetString());
+        Assert.Equal(600 + 30, pod.GetProperty("terminationGracePeriodSeconds").GetInt32());
+
+        // One model cache per model; the one two replicas share must be ReadWriteMany.
+        var claims = rendered.Objects("PersistentVolumeClaim").ToDictionary(c => c.Name(), c => c.GetProperty("spec").GetProperty("accessModes")[0].GetString());
+        Assert.Equal(2, claims.Count);
+        Assert.Equal("ReadWriteMany", claims[big.Name()]);
     }
 
     [Fact]
-    public async Task Dispatcher_BackendListMatchesTheVllmServices()
+    public async Task Models_SharedReadWriteOnceModelCache_RefusedWithAClearError()
+    {
+        var rendered = await Chart.TemplateWithAsync("models:\n  - name: m\n    model: org/m\n    replicaCount: 2\n    pvc:\n      enabled: true\n");
+
+        Assert.False(rendered.GetProperty("ok").GetBoolean());
+        Assert.Contains("set pvc.accessMode: ReadWriteMany", rendered.GetProperty("error").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Dispatcher_FindsEachModelsReplicasThroughItsVllmService()
     {
         var rendered = await Chart.TemplateAsync(Chart.Example("two-models-gpu-pvc.yaml"));
-        var configMap = rendered.Objects("ConfigMap").Single(c => c.GetProperty("data").TryGetProperty("appsettings.Production.json", out _));
-        var settings = JsonDocument.Parse(configMap.GetProperty("data").GetProperty("appsettings.Production.json").GetString()!).RootElement;
-        var backends = settings.GetProperty("Dispatcher").GetProperty("Models").EnumerateArray()
-            .ToDictionary(m => m.GetProperty("Name").GetString()!, m => m.GetProperty("Backends").EnumerateArray().Select(b => b.GetString()!).ToList());
-        var services = rendered.Objects("Service").Where(s => s.Name().Contains("-vllm-", StringComparison.Ordinal)).Select(s => $"http://{s.Name()}:8000").ToHashSet();
+        var services = rendered.Objects("Service").Where(s => s.Name().Contains("-vllm-", StringComparison.Ordinal)).ToDictionary(s => s.Name());
+        var discovered = Models(rendered).ToDictionary(m => m.GetProperty("Name").GetString()!, m => m.GetProperty("Discovery"));
 
-        Assert.Equal(["llama-3.1-70b", "qwen2.5-coder-7b"], backends.Keys.Order());
-        Assert.Equal(2, backends["llama-3.1-70b"].Count);
-        Assert.Single(backends["qwen2.5-coder-7b"]);
-        Assert.Equal(services, backends.Values.SelectMany(b => b).ToHashSet());
+        Assert.Equal(["llama-3.1-70b", "qwen2.5-coder-7b"], discovered.Keys.Order());
+        Assert.Equal(services.Keys.Order(), discovered.Values.Select(d => d.GetProperty("Service").GetString()).Order());
+        Assert.All(discovered.Values, d => Assert.Equal("http", d.GetProperty("Port").GetString()));
+        foreach (var deployment in rendered.Objects("Deployment").Where(d => Component(d) == "vllm"))
+        {
+            // The Service selects exactly its model's pods, on the port named in the settings.
+            var selector = services[deployment.Name()].GetProperty("spec").GetProperty("selector");
+            var labels = deployment.GetProperty("spec").GetProperty("template").GetProperty("metadata").GetProperty("labels");
+            Assert.All(selector.EnumerateObject(), l => Assert.Equal(l.Value.GetString(), labels.GetProperty(l.Name).GetString()));
+            Assert.Equal("http", services[deployment.Name()].GetProperty("spec").GetProperty("ports")[0].GetProperty("name").GetString());
+        }
+
+        // Without discovery, each model's one backend is its Service.
+        var fixedBackends = await Chart.TemplateWithAsync("dispatcher:\n  discovery:\n    enabled: false\n", Chart.Example("two-models-gpu-pvc.yaml"));
+        var backends = Models(fixedBackends).SelectMany(m => m.GetProperty("Backends").EnumerateArray().Select(b => b.GetString())).Order();
+        Assert.Equal(services.Keys.Select(s => $"http://{s}:8000").Order(), backends);
+        Assert.DoesNotContain(fixedBackends.Objects("Role").SelectMany(r => r.GetProperty("rules").EnumerateArray()), r => r.GetProperty("resources")[0].GetString() == "endpointslices");
+    }
+
+    [Fact]
+    public async Task Autoscaling_Enabled_ScalesTheModelsDeploymentOnTheDispatchersDemand()
+    {
+        var rendered = await Chart.TemplateAsync(Chart.Example("everything.yaml"));
+        var deployments = rendered.Objects("Deployment").Where(d => Component(d) == "vllm").ToDictionary(d => d.Name());
+
+        // KEDA: a ScaledObject querying Prometheus for the model's requests waiting plus running.
+        var scaled = Assert.Single(rendered.Objects("ScaledObject")).GetProperty("spec");
+        Assert.True(deployments.ContainsKey(scaled.GetProperty("scaleTargetRef").GetProperty("name").GetString()!));
+        Assert.Equal((1, 6), (scaled.GetProperty("minReplicaCount").GetInt32(), scaled.GetProperty("maxReplicaCount").GetInt32()));
+        var trigger = Assert.Single(scaled.GetProperty("triggers").EnumerateArray());
+        Assert.Equal("prometheus", trigger.GetProperty("type").GetString());
+        var query = trigger.GetProperty("metadata").GetProperty("query").GetString()!;
+        Assert.Contains("dispatcher_waiting{model=\"llama-3.1-8b\"}", query, StringComparison.Ordinal);
+        Assert.Contains("dispatcher_in_flight{model=\"llama-3.1-8b\"}", query, StringComparison.Ordinal);
+        Assert.Equal("24", trigger.GetProperty("metadata").GetProperty("threshold").GetString());
+        var behavior = scaled.GetProperty("advanced").GetProperty("horizontalPodAutoscalerConfig").GetProperty("behavior");
+        Assert.Equal(300, behavior.GetProperty("scaleDown").GetProperty("stabilizationWindowSeconds").GetInt32());
+        Assert.Equal(0, behavior.GetProperty("scaleUp").GetProperty("stabilizationWindowSeconds").GetInt32());
+
+        // HPA: the external metric prometheus-adapter serves, per model.
+        var hpa = rendered.Objects("HorizontalPodAutoscaler").Single(h => deployments.ContainsKey(h.GetProperty("spec").GetProperty("scaleTargetRef").GetProperty("name").GetString()!));
+        var external = Assert.Single(hpa.GetProperty("spec").GetProperty("metrics").EnumerateArray()).GetProperty("external");
+        Assert.Equal("dispatcher_model_demand", external.GetProperty("metric").GetProperty("name").GetString());
+        Assert.Equal("qwen2.5-7b", external.GetProperty("metric").GetProperty("selector").GetProperty("matchLabels").GetProperty("model").GetString());
+        Assert.Equal(300, hpa.GetProperty("spec").GetProperty("behavior").GetProperty("scaleDown").GetProperty("stabilizationWindowSeconds").GetInt32());
+
+        // The autoscaler owns the replica count: the Deployments do not set one.
+        Assert.All(deployments.Values, d => Assert.False(d.GetProperty("spec").TryGetProperty("replicas", out _)));
     }
 
     [Theory]
@@ -169,14 +224,10 @@ public sealed class ChartTests
         Assert.Equal("/health/live", container.GetProperty("livenessProbe").GetProperty("httpGet").GetProperty("path").GetString());
         Assert.True(spec.GetProperty("terminationGracePeriodSeconds").GetInt32() >= 10, "a stopping silo needs time to move its grains");
 
-        // RBAC: the silos' own account may read, watch and label pods, and nothing else.
+        // RBAC: the silos' own account may read, watch and label pods, and read EndpointSlices (discovery); nothing else.
         var account = spec.GetProperty("serviceAccountName").GetString();
         Assert.True(spec.GetProperty("automountServiceAccountToken").GetBoolean());
-        var binding = rendered.Objects("RoleBinding").Single(b => b.GetProperty("subjects")[0].GetProperty("name").GetString() == account);
-        var role = rendered.Objects("Role").Single(r => r.Name() == binding.GetProperty("roleRef").GetProperty("name").GetString());
-        var rule = Assert.Single(role.GetProperty("rules").EnumerateArray());
-        Assert.Equal(["pods"], rule.GetProperty("resources").EnumerateArray().Select(r => r.GetString()));
-        Assert.Equal(["get", "list", "patch", "watch"], rule.GetProperty("verbs").EnumerateArray().Select(v => v.GetString()).Order());
+        Assert.Equal(["endpointslices: get,list,watch", "pods: get,list,patch,watch"], Rules(rendered, account));
         Assert.Single(rendered.Objects("ServiceAccount"));
         Assert.False(Deployment(rendered, "frontend").GetProperty("spec").GetProperty("template").GetProperty("spec").GetProperty("automountServiceAccountToken").GetBoolean());
 
@@ -197,21 +248,17 @@ public sealed class ChartTests
     [Fact]
     public async Task Cluster_Disabled_FrontendCoHostsItsSilo()
     {
-        var file = Path.Combine(Path.GetTempPath(), $"no-silo-{Guid.NewGuid():N}.yaml");
-        await File.WriteAllTextAsync(file, "silo:\n  enabled: false\nfrontend:\n  replicaCount: 1\n");
-        try
-        {
-            var rendered = await Chart.TemplateAsync(file);
+        var rendered = await Chart.TemplateWithAsync("silo:\n  enabled: false\nfrontend:\n  replicaCount: 1\n");
 
-            Assert.DoesNotContain(rendered.Objects("Deployment"), d => Component(d) == "silo");
-            var frontend = Env(rendered, "frontend");
-            Assert.Contains("ConnectionStrings__Postgres", frontend.Keys);
-            Assert.DoesNotContain("Dispatcher__Cluster__Mode", frontend.Keys); // the embedded default: a co-hosted silo
-        }
-        finally
-        {
-            File.Delete(file);
-        }
+        Assert.DoesNotContain(rendered.Objects("Deployment"), d => Component(d) == "silo");
+        var frontend = Env(rendered, "frontend");
+        Assert.Contains("ConnectionStrings__Postgres", frontend.Keys);
+        Assert.DoesNotContain("Dispatcher__Cluster__Mode", frontend.Keys); // the embedded default: a co-hosted silo
+
+        // Co-hosting the grains, the frontends find the replicas themselves: their own account reads EndpointSlices only.
+        var pod = Deployment(rendered, "frontend").GetProperty("spec").GetProperty("template").GetProperty("spec");
+        Assert.True(pod.GetProperty("automountServiceAccountToken").GetBoolean());
+        Assert.Equal(["endpointslices: get,list,watch"], Rules(rendered, pod.GetProperty("serviceAccountName").GetString()));
     }
 
     [Fact]
@@ -230,7 +277,7 @@ public sealed class ChartTests
             Assert.Equal("/health/ready", pod.GetProperty("containers")[0].GetProperty("readinessProbe").GetProperty("httpGet").GetProperty("path").GetString());
         }
 
-        Assert.Single(rendered.Objects("HorizontalPodAutoscaler"));
+        Assert.Equal(2, rendered.Objects("HorizontalPodAutoscaler").Count()); // the frontends, and one model's replicas
         Assert.Equal(2, rendered.Objects("PodDisruptionBudget").Count()); // frontends and silos
         Assert.Single(rendered.Objects("Ingress"));
         Assert.Equal(2, rendered.Objects("ServiceMonitor").Count());
@@ -238,22 +285,17 @@ public sealed class ChartTests
         Assert.Single(rendered.Objects("PrometheusRule"));
     }
 
-    [Fact]
-    public async Task Schema_ValueOfTheWrongType_IsRejected()
+    [Theory]
+    [InlineData("models:\n  - name: m\n    model: org/m\n    replicaCount: two\n", "replicaCount")]
+    [InlineData("models:\n  - name: m\n    model: org/m\n    replicaCount: 1\n    autoscaling:\n      enabled: true\n      kind: knative\n", "kind")]
+    [InlineData("models:\n  - name: m\n    model: org/m\n    replicaCount: 1\n    autoscaling:\n      maxReplicas: \"4\"\n", "maxReplicas")]
+    [InlineData("dispatcher:\n  discovery:\n    enabled: \"yes\"\n", "enabled")]
+    public async Task Schema_ValueOfTheWrongType_IsRejected(string values, string named)
     {
-        var file = Path.Combine(Path.GetTempPath(), $"bad-values-{Guid.NewGuid():N}.yaml");
-        await File.WriteAllTextAsync(file, "models:\n  - name: m\n    model: org/m\n    replicaCount: two\n");
-        try
-        {
-            var rendered = await Chart.TemplateAsync(file);
+        var rendered = await Chart.TemplateWithAsync(values);
 
-            Assert.False(rendered.GetProperty("ok").GetBoolean());
-            Assert.Contains("replicaCount", rendered.GetProperty("error").GetString(), StringComparison.Ordinal);
-        }
-        finally
-        {
-            File.Delete(file);
-        }
+        Assert.False(rendered.GetProperty("ok").GetBoolean());
+        Assert.Contains(named, rendered.GetProperty("error").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -275,6 +317,23 @@ public sealed class ChartTests
     private static Dictionary<string, JsonElement> Env(JsonElement rendered, string component) =>
         Deployment(rendered, component).GetProperty("spec").GetProperty("template").GetProperty("spec").GetProperty("containers")[0]
             .GetProperty("env").EnumerateArray().ToDictionary(e => e.GetProperty("name").GetString()!, e => e);
+
+    private static IEnumerable<JsonElement> Models(JsonElement rendered)
+    {
+        var configMap = rendered.Objects("ConfigMap").Single(c => c.GetProperty("data").TryGetProperty("appsettings.Production.json", out _));
+        var settings = JsonDocument.Parse(configMap.GetProperty("data").GetProperty("appsettings.Production.json").GetString()!).RootElement;
+        return [.. settings.GetProperty("Dispatcher").GetProperty("Models").EnumerateArray()];
+    }
+
+    /// <summary>The rules of the Role bound to service account <paramref name="account"/>, as "resources: verbs", sorted.</summary>
+    private static List<string> Rules(JsonElement rendered, string? account)
+    {
+        var binding = rendered.Objects("RoleBinding").Single(b => b.GetProperty("subjects")[0].GetProperty("name").GetString() == account);
+        var role = rendered.Objects("Role").Single(r => r.Name() == binding.GetProperty("roleRef").GetProperty("name").GetString());
+        return [.. role.GetProperty("rules").EnumerateArray()
+            .Select(r => $"{string.Join(",", r.GetProperty("resources").EnumerateArray().Select(x => x.GetString()))}: {string.Join(",", r.GetProperty("verbs").EnumerateArray().Select(v => v.GetString()).Order())}")
+            .Order()];
+    }
 
     private static List<string?> Components(JsonElement from) =>
         [.. from.EnumerateArray().Select(f => f.GetProperty("podSelector").GetProperty("matchLabels").GetProperty("app.kubernetes.io/component").GetString()).Order()];

@@ -34,7 +34,8 @@ for (const object of objects) {
     continue;
   }
   try {
-    const module = await import(group ? `kubernetes-models/${group}/${version}/${object.kind}` : `kubernetes-models/${version}/${object.kind}`);
+    const models = group === "keda.sh" ? "@kubernetes-models/keda" : "kubernetes-models";
+    const module = await import(group ? `${models}/${group}/${version}/${object.kind}` : `${models}/${version}/${object.kind}`);
     new module[object.kind](object).validate();
   } catch (e) {
     errors.push(`${where}: ${e.message}`);

@@ -41,9 +41,9 @@ app.kubernetes.io/component: {{ .component }}
 {{- regexReplaceAll "[^a-z0-9-]+" (lower .) "-" | trunc 30 | trimSuffix "-" }}
 {{- end }}
 
-{{/* Name of one vLLM replica's Deployment and Service; pass (dict "ctx" $ "model" $model "index" $i). */}}
+{{/* Name of one model's vLLM Deployment and Service; pass (dict "ctx" $ "model" $model). */}}
 {{- define "dispatcher.vllmName" -}}
-{{- printf "%s-vllm-%s-%d" (include "dispatcher.fullname" .ctx | trunc 24 | trimSuffix "-") (include "dispatcher.modelKey" .model.name) (int .index) | trunc 63 | trimSuffix "-" }}
+{{- printf "%s-vllm-%s" (include "dispatcher.fullname" .ctx | trunc 24 | trimSuffix "-") (include "dispatcher.modelKey" .model.name) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
 {{- define "dispatcher.image" -}}
