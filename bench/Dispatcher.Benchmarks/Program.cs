@@ -15,7 +15,11 @@ switch (args.FirstOrDefault())
         Console.Write(await Overhead.RunAsync(TimeSpan.FromSeconds(args.Length > 1 ? double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 8), [1, 16, 64]));
         break;
     case "waiting-memory":
-        Console.Write(await WaitingMemory.RunAsync([.. args.Skip(1).DefaultIfEmpty("10000").Select(a => int.Parse(a, System.Globalization.CultureInfo.InvariantCulture))]));
+        // waiting-memory [embedded|cluster] [counts...]: both layouts unless one is named.
+        var layouts = args.Skip(1).Where(a => a is "embedded" or "cluster").ToArray();
+        Console.Write(await WaitingMemory.RunAsync(
+            [.. args.Skip(1).Except(layouts).DefaultIfEmpty("10000").Select(a => int.Parse(a, System.Globalization.CultureInfo.InvariantCulture))],
+            layouts.Length == 0 ? [false, true] : [.. layouts.Select(l => l == "cluster")]));
         break;
     case "quality":
         Console.Write(await Quality.RunAsync(TimeSpan.FromSeconds(args.Length > 1 ? double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 30)));

@@ -22,14 +22,16 @@ internal static class WaitingMemory
 {
     private const string Model = "bench-model";
 
-    public static async Task<string> RunAsync(int[] counts)
+    /// <param name="counts">Waiting requests to measure with.</param>
+    /// <param name="layouts">For each layout to run: clustered (true) or embedded (false).</param>
+    public static async Task<string> RunAsync(int[] counts, bool[] layouts)
     {
         var lines = new List<string>
         {
-            "| layout | waiting requests | process | resident memory | growth | per waiting request |",
-            "| --- | ---: | --- | ---: | ---: | ---: |",
+            "| layout | waiting requests | process | resident memory | growth | per waiting request | all clients gone: queue empty after | resident memory then |",
+            "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
         };
-        foreach (var clustered in new[] { false, true })
+        foreach (var clustered in layouts)
         {
             foreach (var count in counts)
             {
@@ -95,28 +97,29 @@ internal static class WaitingMemory
 
         // Warm up the same paths, then settle before the baseline.
         await RoundAsync(http, probe, 100, measure: null);
-        var samples = new List<long[]>(); // each process's resident bytes, before the waiting requests and while they wait
-        var reached = await RoundAsync(http, probe, count, measure: async () =>
+        var samples = new List<long[]>(); // each process's resident bytes: before the requests, while they wait, after they left
+        var (reached, emptied) = await RoundAsync(http, probe, count, measure: async () =>
         {
             await Task.Delay(2000);
             samples.Add([.. measured.Select(p => Processes.ResidentBytes(p.Process))]);
         });
 
-        var (before, after) = (samples[0], samples[1]);
+        var (before, after, left) = (samples[0], samples[1], samples[2]);
         var layout = clustered ? "cluster" : "embedded";
         return [.. measured.Select((p, i) =>
         {
             var growth = after[i] - before[i];
             return string.Create(CultureInfo.InvariantCulture,
-                $"| {layout} | {reached:N0} | {p.Name} | {after[i] / 1048576.0:0} MiB | {growth / 1048576.0:0} MiB | {(reached == 0 ? "-" : $"{(double)growth / reached / 1024:0.0} KiB")} |");
+                $"| {layout} | {reached:N0} | {p.Name} | {after[i] / 1048576.0:0} MiB | {growth / 1048576.0:0} MiB | {(reached == 0 ? "-" : $"{(double)growth / reached / 1024:0.0} KiB")} | {emptied.TotalSeconds:0.0} s | {left[i] / 1048576.0:0} MiB |");
         })];
     }
 
     /// <summary>
     /// One request holds the replica, <paramref name="count"/> more wait; <paramref name="measure"/> runs before they are
-    /// sent and again once they wait. Then every client leaves. Returns how many waited when measured.
+    /// sent, again once they wait, and once more after every client left at once and the dispatcher holds nothing.
+    /// Returns how many waited when measured and how long the dispatcher took to empty its queue after they left.
     /// </summary>
-    private static async Task<int> RoundAsync(HttpClient http, HttpClient probe, int count, Func<Task>? measure)
+    private static async Task<(int Reached, TimeSpan Emptied)> RoundAsync(HttpClient http, HttpClient probe, int count, Func<Task>? measure)
     {
         using var stop = new CancellationTokenSource();
         Task<HttpResponseMessage> Send(int maxTokens) => http.PostAsync("/v1/chat/completions",
@@ -141,10 +144,17 @@ internal static class WaitingMemory
             await measure();
         }
 
+        var leaving = Stopwatch.StartNew();
         await stop.CancelAsync();
         await Task.WhenAll(waiting.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
         await WaitForAsync(probe, waiting: 0, inFlight: 0, atMost: true);
-        return reached;
+        var emptied = leaving.Elapsed;
+        if (measure is not null)
+        {
+            await measure();
+        }
+
+        return (reached, emptied);
     }
 
     /// <summary>

@@ -94,6 +94,11 @@ public static class SiloHostingExtensions
             if (joinCluster && connectionString is { Length: > 0 })
             {
                 silo.UseAdoNetClustering(o => (o.Invariant, o.ConnectionString) = (NpgsqlInvariant, connectionString));
+                if (cluster.Tls.Enabled)
+                {
+                    silo.UseTls(tls => ClusterTls.Configure(tls, cluster.Tls)); // silo to silo, and the gateway
+                }
+
                 if (Environment.GetEnvironmentVariable("POD_NAMESPACE") is { Length: > 0 })
                 {
                     silo.UseKubernetesHosting(); // silo name and address from the pod; dead pods leave membership at once
@@ -175,6 +180,11 @@ public static class SiloHostingExtensions
             client.Services.AddSingleton<IClusterConnectionStatusObserver>(sp => sp.GetRequiredService<GatewayConnections>());
             client.Configure<Orleans.Configuration.ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (cluster.ClusterId, cluster.ServiceId));
             client.UseAdoNetClustering(o => (o.Invariant, o.ConnectionString) = (NpgsqlInvariant, connectionString));
+            if (cluster.Tls.Enabled)
+            {
+                client.UseTls(tls => ClusterTls.Configure(tls, cluster.Tls));
+            }
+
             client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = cluster.GatewayListRefreshPeriod);
             client.Configure<ClientMessagingOptions>(o => o.CancelRequestOnTimeout = true);
             client.UseConnectionRetryFilter(async (_, cancellationToken) =>

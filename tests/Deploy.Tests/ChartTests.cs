@@ -238,6 +238,31 @@ public sealed class ChartTests
     }
 
     [Fact]
+    public async Task Cluster_Tls_SilosAndFrontendsMountTheSecretAndPointTheirSettingsAtIt()
+    {
+        var rendered = await Chart.TemplateWithAsync("silo:\n  tls:\n    enabled: true\n    secretName: cluster-tls\n");
+
+        foreach (var component in new[] { "silo", "frontend" })
+        {
+            var pod = Deployment(rendered, component).GetProperty("spec").GetProperty("template").GetProperty("spec");
+            var volume = pod.GetProperty("volumes").EnumerateArray().Single(v => v.GetProperty("name").GetString() == "cluster-tls");
+            Assert.Equal("cluster-tls", volume.GetProperty("secret").GetProperty("secretName").GetString());
+            var mount = pod.GetProperty("containers")[0].GetProperty("volumeMounts").EnumerateArray().Single(m => m.GetProperty("name").GetString() == "cluster-tls");
+            Assert.True(mount.GetProperty("readOnly").GetBoolean());
+            var env = Env(rendered, component);
+            var directory = mount.GetProperty("mountPath").GetString();
+            Assert.Equal($"{directory}/tls.crt", env["Dispatcher__Cluster__Tls__CertificatePath"].GetProperty("value").GetString());
+            Assert.Equal($"{directory}/tls.key", env["Dispatcher__Cluster__Tls__KeyPath"].GetProperty("value").GetString());
+            Assert.Equal($"{directory}/ca.crt", env["Dispatcher__Cluster__Tls__CaPath"].GetProperty("value").GetString());
+        }
+
+        var unnamed = await Chart.TemplateWithAsync("silo:\n  tls:\n    enabled: true\n");
+        Assert.False(unnamed.GetProperty("ok").GetBoolean());
+        Assert.Contains("silo.tls.secretName must name the Secret", unnamed.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(Env(await Chart.TemplateAsync(), "silo").Keys, k => k.StartsWith("Dispatcher__Cluster__Tls", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Migration_ExternalDatabase_RunsBeforeInstall()
     {
         var rendered = await Chart.TemplateAsync(Chart.Example("external-db.yaml"));

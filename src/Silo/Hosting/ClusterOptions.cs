@@ -65,4 +65,29 @@ public sealed class ClusterOptions
 
     /// <summary>How often a Frontend re-reads the gateway list. Default 2 s (Orleans: 1 min).</summary>
     public TimeSpan GatewayListRefreshPeriod { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Mutual TLS on the cluster's connections (off unless a certificate is given).</summary>
+    public ClusterTlsOptions Tls { get; set; } = new();
+}
+
+/// <summary>
+/// <c>Dispatcher:Cluster:Tls</c>: mutual TLS on every Orleans connection, silo to silo and Frontend to gateway. Each side
+/// shows its certificate and accepts only one issued by <see cref="CaPath"/>'s authority; names are not checked (pods come
+/// and go with new addresses: the cluster's own CA is what admits a member). The files are PEM, as in a Kubernetes TLS
+/// Secret (<c>tls.crt</c>, <c>tls.key</c>, <c>ca.crt</c>); one certificate may serve every process. It must allow server
+/// and client authentication (both, or no extended key usage).
+/// </summary>
+public sealed class ClusterTlsOptions
+{
+    /// <summary>This process's certificate (PEM). Setting it turns TLS on.</summary>
+    public string? CertificatePath { get; set; }
+
+    /// <summary>Its private key (PEM); empty when the certificate file holds it too.</summary>
+    public string? KeyPath { get; set; }
+
+    /// <summary>The certificate authority (PEM, one or more) every peer's certificate must chain to. Required with TLS.</summary>
+    public string? CaPath { get; set; }
+
+    /// <summary>True when a certificate is configured.</summary>
+    public bool Enabled => !string.IsNullOrEmpty(CertificatePath);
 }

@@ -108,4 +108,29 @@ orleans/clusterId: {{ include "dispatcher.clusterId" . | quote }}
   value: {{ include "dispatcher.clusterId" . | quote }}
 - name: Dispatcher__Cluster__ClusterId
   value: {{ include "dispatcher.clusterId" . | quote }}
+{{- if .Values.silo.tls.enabled }}
+- name: Dispatcher__Cluster__Tls__CertificatePath
+  value: /etc/dispatcher/tls/tls.crt
+- name: Dispatcher__Cluster__Tls__KeyPath
+  value: /etc/dispatcher/tls/tls.key
+- name: Dispatcher__Cluster__Tls__CaPath
+  value: /etc/dispatcher/tls/ca.crt
+{{- end }}
+{{- end }}
+
+{{/* The cluster's TLS Secret, mounted where clusterEnv points (silos, and frontends that are their clients). */}}
+{{- define "dispatcher.tlsVolumeMount" -}}
+{{- if .Values.silo.tls.enabled }}
+- name: cluster-tls
+  mountPath: /etc/dispatcher/tls
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "dispatcher.tlsVolume" -}}
+{{- if .Values.silo.tls.enabled }}
+- name: cluster-tls
+  secret:
+    secretName: {{ required "silo.tls.secretName must name the Secret with tls.crt, tls.key and ca.crt" .Values.silo.tls.secretName }}
+{{- end }}
 {{- end }}
