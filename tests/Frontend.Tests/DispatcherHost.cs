@@ -4,7 +4,10 @@ using System.Text;
 using Dispatcher.Grains.Abstractions.Models;
 using Dispatcher.Grains.Abstractions.Tokens;
 using Dispatcher.Testing;
+using Dispatcher.Silo;
+using Dispatcher.Silo.Tokens;
 using Dispatcher.VllmEmulator;
+using Npgsql;
 
 namespace Dispatcher.Frontend.Tests;
 
@@ -22,11 +25,13 @@ internal sealed class DispatcherHost : IAsyncDisposable
     public const string DiscoveredService = "vllm-test";
 
     private readonly WebApplication _app;
+    private readonly WebApplication? _silo;
     private readonly List<HttpClient> _clients = [];
 
-    private DispatcherHost(WebApplication app, List<EmulatorServer> replicas, CapturedLogs logs)
+    private DispatcherHost(WebApplication app, WebApplication? silo, List<EmulatorServer> replicas, CapturedLogs logs)
     {
         _app = app;
+        _silo = silo;
         Replicas = replicas;
         Logs = logs;
         BaseAddress = new Uri(app.Urls.First());
@@ -53,13 +58,18 @@ internal sealed class DispatcherHost : IAsyncDisposable
     /// Find the replicas as the ready endpoints of Service <see cref="DiscoveredService"/> at this (fake) Kubernetes API
     /// server instead of listing them; the test publishes their EndpointSlices.
     /// </param>
+    /// <param name="asClient">
+    /// Run the Frontend as an Orleans client of a silo (<c>Dispatcher.Silo serve</c>, hosted in this process) on a private
+    /// PostgreSQL database holding the tokens, instead of co-hosting its silo (the embedded default).
+    /// </param>
     public static async Task<DispatcherHost> StartAsync(
         int replicas = 1,
         int capacity = 4,
         Action<EmulatorOptions>? emulator = null,
         Dictionary<string, string?>? settings = null,
         IEnumerable<string>? extraBackends = null,
-        string? kubernetesApi = null)
+        string? kubernetesApi = null,
+        bool asClient = false)
     {
         var servers = new List<EmulatorServer>();
         for (var i = 0; i < replicas; i++)
@@ -106,6 +116,7 @@ internal sealed class DispatcherHost : IAsyncDisposable
             config[key] = value;
         }
 
+        var silo = asClient ? await StartSiloAsync(config) : null;
         var builder = WebApplication.CreateBuilder();
         builder.Configuration.AddInMemoryCollection(config);
         var logs = new CapturedLogs();
@@ -116,7 +127,41 @@ internal sealed class DispatcherHost : IAsyncDisposable
         var app = builder.Build();
         app.MapDispatcherFrontend();
         await app.StartAsync();
-        return new DispatcherHost(app, servers, logs);
+        return new DispatcherHost(app, silo, servers, logs);
+    }
+
+    /// <summary>
+    /// Starts a silo on a new database with <paramref name="config"/>'s tokens put there, and points
+    /// <paramref name="config"/> (the Frontend's) at it as a client.
+    /// </summary>
+    private static async Task<WebApplication> StartSiloAsync(Dictionary<string, string?> config)
+    {
+        var database = await (await PostgresServer.SharedAsync()).CreateDatabaseAsync();
+        config["ConnectionStrings:Postgres"] = database;
+        config["Dispatcher:Cluster:SiloPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture);
+        config["Dispatcher:Cluster:GatewayPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture);
+        config["Dispatcher:Cluster:AdvertisedAddress"] = "127.0.0.1";
+        await SiloHost.MigrateAsync(new ConfigurationBuilder().AddInMemoryCollection(config).Build(), CancellationToken.None);
+        await using (var dataSource = NpgsqlDataSource.Create(database))
+        {
+            var tokens = new TokenAdmin(dataSource);
+            for (var i = 0; config.ContainsKey($"Dispatcher:Tokens:{i}:Token"); i++)
+            {
+                string? Token(string key) => config.GetValueOrDefault($"Dispatcher:Tokens:{i}:{key}");
+                await tokens.PutAsync(Token("Name")!, Token("Token")!, int.Parse(Token("Priority")!, CultureInfo.InvariantCulture),
+                    int.Parse(Token("Threshold")!, CultureInfo.InvariantCulture),
+                    Token("MaxInFlight") is { } limit ? int.Parse(limit, CultureInfo.InvariantCulture) : null, CancellationToken.None);
+            }
+        }
+
+        var silo = SiloHost.Build(["--urls", "http://127.0.0.1:0"], builder =>
+        {
+            builder.Configuration.AddInMemoryCollection(config.Where(p => p.Key != "urls"));
+            builder.Logging.ClearProviders();
+        });
+        await silo.StartAsync();
+        config["Dispatcher:Cluster:Mode"] = "Client";
+        return silo;
     }
 
     public HttpClient CreateClient(string? token = HighToken)
@@ -181,6 +226,12 @@ internal sealed class DispatcherHost : IAsyncDisposable
         _clients.ForEach(c => c.Dispose());
         await _app.StopAsync();
         await _app.DisposeAsync();
+        if (_silo is not null)
+        {
+            await _silo.StopAsync();
+            await _silo.DisposeAsync();
+        }
+
         foreach (var replica in Replicas)
         {
             await replica.DisposeAsync();

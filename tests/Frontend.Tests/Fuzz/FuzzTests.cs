@@ -22,10 +22,12 @@ public sealed class FuzzTests
     private static readonly string[] PathJunk = ["/%2e%2e", "/..", "//", "/%2f", "\\", "/%00", "/%ZZ", "/ünïcødé", "/" + new string('a', 300), "?x=%", "?stream=true", "/;/", "/%5c..%5c"];
     private static readonly string[] Methods = [.. Enumerable.Repeat("POST", 20), "GET", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"];
 
-    [Fact]
-    public async Task MutatedRequests_NeverA500_HealthyAndNothingLeaks()
+    [Theory]
+    [InlineData(false)] // the embedded default: the Frontend co-hosts its silo
+    [InlineData(true)] // the Frontend as an Orleans client of a silo, tokens in PostgreSQL
+    public async Task MutatedRequests_NeverA500_HealthyAndNothingLeaks(bool asClient)
     {
-        await using var host = await DispatcherHost.StartAsync(replicas: 2, capacity: 3, settings: new()
+        await using var host = await DispatcherHost.StartAsync(replicas: 2, capacity: 3, asClient: asClient, settings: new()
         {
             ["Dispatcher:Auth:MaxFailedAttemptsPerMinute"] = "0",
             ["Dispatcher:Forwarding:MaxRequestBodySize"] = "65536",
@@ -73,6 +75,7 @@ public sealed class FuzzTests
         var metrics = Dispatcher.Grains.Metrics.PrometheusTextParser.Parse(await http.GetStringAsync("/metrics"));
         Assert.Equal(0, metrics.Sum("dispatcher_waiting") ?? 0);
         Assert.Equal(0, metrics.Sum("dispatcher_in_flight") ?? 0);
+        Assert.Equal(asClient, metrics.Sum("dispatcher_waiting") is null); // a client's grains (and their gauges) are in the silo
     }
 
     /// <summary>One mutated request through HttpClient; status 0 means the client aborted on purpose.</summary>
