@@ -61,7 +61,7 @@ internal sealed partial class LeaseForwarder(
             catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
             {
                 // Ends the wait at the grain, or gives back a lease granted while the client left.
-                await EndAsync(ct => model.AbandonAsync(requestId, ct), requestId);
+                await EndAsync(() => model.AbandonAsync(requestId, CancellationToken.None), requestId);
                 Log.ClientAborted(logger, requestId, body.Model, "waiting");
                 metrics.Request(body.Model, priority, "cancelled");
                 return;
@@ -113,7 +113,7 @@ internal sealed partial class LeaseForwarder(
                 int? status = context.Response.HasStarted ? context.Response.StatusCode : null;
                 var usage = context.Response.StatusCode < 400 ? meter.Usage : null;
                 renewer.Drop(body.Model, grant.LeaseId!);
-                await EndAsync(ct => model.ReleaseAsync(new LeaseRelease(grant.LeaseId!, reason, status, usage), ct), requestId);
+                await EndAsync(() => model.ReleaseAsync(new LeaseRelease(grant.LeaseId!, reason, status, usage), CancellationToken.None), requestId);
                 metrics.LeaseDuration(body.Model, reason.ToString(), time.GetElapsedTime(leaseStarted));
             }
 
@@ -177,7 +177,7 @@ internal sealed partial class LeaseForwarder(
                     catch (OperationCanceledException) when (!aborted.IsCancellationRequested && abandoned.IsCancellationRequested && wait.GivenUp)
                     {
                         // Nothing answered about its model for the failover timeout; if the grain lives on, it drops the request.
-                        _ = EndAsync(ct => model.AbandonAsync(request.RequestId, ct), request.RequestId);
+                        _ = EndAsync(() => model.AbandonAsync(request.RequestId, CancellationToken.None), request.RequestId);
                         return LeaseGrant.Refused(LeaseOutcome.SiloUnavailable, time.GetElapsedTime(started), dispatcherOptions.Value.RetryAfter);
                     }
                     catch (OperationCanceledException) when (!aborted.IsCancellationRequested && abandoned.IsCancellationRequested)
@@ -214,16 +214,17 @@ internal sealed partial class LeaseForwarder(
     }
 
     /// <summary>
-    /// A last call about a request (its release, or that it was given up), bounded by <see cref="ReleaseTimeout"/> and
-    /// raced against it. A failure is only logged: the activation is gone or unreachable, and if it lives on, the
-    /// holder reconciliation takes the lease back.
+    /// A last call about a request (its release, or that it was given up), raced against <see cref="ReleaseTimeout"/>.
+    /// The call itself is not cancelled when the time is up: it still does its job when it arrives, and cancelling it
+    /// would cost the model grain a look through every call it runs (see <see cref="IModelGrain.AcquireAsync"/>), for
+    /// each of thousands of such calls when many clients leave at once. A failure is only logged: the activation is gone
+    /// or unreachable, and if it lives on, the holder reconciliation takes the lease or the wait back.
     /// </summary>
-    private async Task EndAsync(Func<CancellationToken, Task> call, string requestId)
+    private async Task EndAsync(Func<Task> call, string requestId)
     {
-        using var timeout = new CancellationTokenSource(ReleaseTimeout, time);
         try
         {
-            await call(timeout.Token).WaitAsync(timeout.Token);
+            await call().WaitAsync(ReleaseTimeout, time);
         }
         catch (Exception exception) when (exception is OperationCanceledException || ClusterCall.IsClusterFailure(exception))
         {
@@ -259,7 +260,10 @@ internal sealed partial class LeaseForwarder(
             default:
                 var exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
                 Log.UpstreamFailed(logger, exception, requestId, body.Model, backend, error.ToString());
-                var unreachable = error == ForwarderError.Request && !context.Response.HasStarted;
+                // Sent elsewhere only when it never reached this replica (no connection could be made): a request that
+                // reached it and broke before the answer may have run there, so it is answered 502, not sent twice.
+                var unreachable = error == ForwarderError.Request && !context.Response.HasStarted
+                    && exception is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError };
                 if (unreachable && !lastAttempt)
                 {
                     return LeaseEndReason.UpstreamUnreachable;

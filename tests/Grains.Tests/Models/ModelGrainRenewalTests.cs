@@ -16,12 +16,13 @@ public sealed class ModelGrainRenewalTests
         await using var host = await GrainTestHost.StartAsync();
         var lease = await host.ModelGrain.AcquireAsync(host.Request("mid", holder: Holder), CancellationToken.None);
         var waiting = await host.EnqueueAsync("low", holder: Holder);
-        var other = await host.EnqueueAsync("high", holder: "frontend-2");
+        var otherRequest = host.Request("high", holder: "frontend-2");
+        var other = await host.EnqueueAsync(otherRequest);
 
-        // frontend-2 keeps renewing; frontend-1 has crashed.
+        // frontend-2 keeps renewing (its waiter listed); frontend-1 has crashed.
         for (var second = 0; second < 11; second++)
         {
-            await host.ModelGrain.RenewAsync(new LeaseRenewal("frontend-2", [], []), CancellationToken.None);
+            await host.ModelGrain.RenewAsync(new LeaseRenewal("frontend-2", [], [otherRequest.RequestId]), CancellationToken.None);
             host.Time.Advance(TimeSpan.FromSeconds(1));
         }
 
@@ -105,6 +106,29 @@ public sealed class ModelGrainRenewalTests
         await host.ReleaseAsync(grant);
         var afterwards = await host.ModelGrain.RenewAsync(new LeaseRenewal(Holder, [], [request.RequestId]), CancellationToken.None);
         Assert.Equal([request.RequestId], afterwards.UnknownWaiting);
+        await host.AssertNothingHeldAsync();
+    }
+
+    [Fact]
+    public async Task RenewAsync_WaiterItsHolderStoppedListing_IsSentBackAndItsTokenSettled()
+    {
+        await using var host = await GrainTestHost.StartAsync();
+        var lease = await host.ModelGrain.AcquireAsync(host.Request("mid", holder: Holder), CancellationToken.None);
+        var forgotten = host.Request("low", holder: Holder);
+        var orphan = await host.EnqueueAsync(forgotten);
+        await host.ModelGrain.RenewAsync(new LeaseRenewal(Holder, [], [forgotten.RequestId]), CancellationToken.None);
+        await host.ModelGrain.RenewAsync(new LeaseRenewal(Holder, [], [forgotten.RequestId]), CancellationToken.None);
+        var recent = await host.EnqueueAsync("high", holder: Holder); // sent after those renewals: not listed yet, and kept
+
+        // Its client left and the abandon was lost: the Frontend stops listing it.
+        await host.ModelGrain.RenewAsync(new LeaseRenewal(Holder, [], []), CancellationToken.None);
+
+        Assert.Equal(LeaseOutcome.Stopping, (await orphan.WaitAsync(Eventually.Limit)).Outcome);
+        await Eventually.TrueAsync(async () => (await host.CountersAsync("low")).Waiting == 0, () => "the orphan is still counted by its token");
+        Assert.False(recent.IsCompleted);
+        Assert.Equal(1, (await host.SnapshotAsync()).Waiting);
+        await host.ReleaseAsync(lease);
+        await host.ReleaseAsync(await recent.WaitAsync(Eventually.Limit));
         await host.AssertNothingHeldAsync();
     }
 
