@@ -23,5 +23,4 @@ internal static class GrainsEventIds
     public const int ReplicaJoined = 1017;
     public const int ReplicaDraining = 1018;
     public const int ReplicaDropped = 1019;
-    public const int OrphansSentBack = 1020;
 }

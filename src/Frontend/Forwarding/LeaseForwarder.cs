@@ -60,7 +60,7 @@ internal sealed partial class LeaseForwarder(
             }
             catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
             {
-                // Ends the wait at the grain, or gives back a lease granted while the client left.
+                // The grant may have crossed the cancellation: the grain releases a lease nobody will use.
                 await EndAsync(() => model.AbandonAsync(requestId, CancellationToken.None), requestId);
                 Log.ClientAborted(logger, requestId, body.Model, "waiting");
                 metrics.Request(body.Model, priority, "cancelled");
@@ -156,16 +156,16 @@ internal sealed partial class LeaseForwarder(
                 {
                     try
                     {
-                        // The call itself is not cancelled (see IModelGrain.AcquireAsync): a client that leaves is
-                        // abandoned at the grain by ForwardAsync, and a re-submission replaces this call there.
-                        var pending = model.AcquireAsync(request with { AlreadyWaited = time.GetElapsedTime(started) }, CancellationToken.None);
+                        var pending = model.AcquireAsync(request with { AlreadyWaited = time.GetElapsedTime(started) }, call.Token);
                         if (resubmitted)
                         {
                             wait.Reissued();
                             resubmitted = false;
                         }
 
-                        // Raced: the call goes on at the grain until it is abandoned or replaced there.
+                        // Raced rather than only cancelled: a call stuck at a dead silo may not end when its token is
+                        // cancelled. (Cancelling costs the grain a look through its running calls; dropping it for
+                        // AbandonAsync alone broke bursts on the cluster: bench/RESULTS.md, 2026-12-02.)
                         var grant = await pending.WaitAsync(call.Token);
                         if (grant.Outcome != LeaseOutcome.Stopping)
                         {

@@ -16,22 +16,24 @@ public interface IModelGrain : IGrainWithStringKey
 
     /// <summary>
     /// Waits for a lease. Completes with <see cref="LeaseOutcome.Granted"/> once a replica has room, or with the reason
-    /// the request was refused; the grain itself ends the wait at the model's queue timeout. A caller whose client
-    /// went away ends the wait with <see cref="AbandonAsync"/>, not by cancelling <paramref name="cancellationToken"/>:
-    /// Orleans finds a call to cancel by looking through every call running on the activation, so many waiters leaving
-    /// at once cost time in the square of their number (100,000 took half a minute of the grain's time). Cancelling
-    /// works too (tests, tools), and throws <see cref="OperationCanceledException"/>. The same request sent again (its
-    /// caller re-submits it while the earlier call is still on its way) replaces the earlier call, which is answered
-    /// <see cref="LeaseOutcome.Stopping"/>; of two, the one that has already waited longer is kept.
+    /// the request was refused; the grain itself ends the wait at the model's queue timeout. Cancelling
+    /// <paramref name="cancellationToken"/> (the client went away) removes the request from the wait list and throws
+    /// <see cref="OperationCanceledException"/>; <see cref="AbandonAsync"/> does the same for a caller that holds no
+    /// call to cancel, and costs the grain less: Orleans finds a call to cancel by looking through every call running on
+    /// the activation, so many waiters cancelled at once cost time in the square of their number (100,000 took half a
+    /// minute of the grain's time). The same request sent again (its caller re-submits it while the earlier call is
+    /// still on its way) replaces the earlier call, which is answered <see cref="LeaseOutcome.Stopping"/>; of two, the
+    /// one that has already waited longer is kept.
     /// A granted lease must be given back with <see cref="ReleaseAsync"/>.
     /// </summary>
     [Alias("Acquire"), ResponseTimeout(AcquireTimeout)]
     Task<LeaseGrant> AcquireAsync(LeaseRequest request, CancellationToken cancellationToken);
 
     /// <summary>
-    /// The caller gave up request <paramref name="requestId"/> (its client went away): a waiter still in the wait list
-    /// leaves it (its <see cref="AcquireAsync"/> throws <see cref="OperationCanceledException"/>), and a lease granted
-    /// while this was on its way (so nobody will use or release it) is released. Idempotent.
+    /// The caller gave up request <paramref name="requestId"/> (its client went away; sent after it cancelled its
+    /// <see cref="AcquireAsync"/>): a waiter still in the wait list leaves it (its call throws
+    /// <see cref="OperationCanceledException"/>), a lease granted while this was on its way (so nobody will use or
+    /// release it) is released, and a request not here yet is turned away when its call arrives. Idempotent.
     /// </summary>
     [Alias("Abandon")]
     Task AbandonAsync(string requestId, CancellationToken cancellationToken);

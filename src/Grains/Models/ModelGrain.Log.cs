@@ -48,9 +48,6 @@ internal sealed partial class ModelGrain
         [LoggerMessage(GrainsEventIds.ReplicaDropped, LogLevel.Information, "Replica {Backend} of {Model} drained and dropped")]
         public static partial void ReplicaDropped(ILogger logger, Uri backend, string model);
 
-        [LoggerMessage(GrainsEventIds.OrphansSentBack, LogLevel.Information, "{Count} waiting requests of Frontend {HolderId} on {Model} sent back: it no longer lists them (their clients left and the abandon was lost)")]
-        public static partial void OrphansSentBack(ILogger logger, int count, string holderId, string model);
-
         [LoggerMessage(GrainsEventIds.GrainCallFailed, LogLevel.Warning, "Model {Model}: a call to another grain ({Method}) failed or did not answer in time ({Error}); going on without it")]
         public static partial void GrainCallFailed(ILogger logger, string model, string method, string error);
 

@@ -63,14 +63,6 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     private readonly Dictionary<string, DateTimeOffset> _abandoned = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ActiveLease> _leases = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTimeOffset> _holders = new(StringComparer.Ordinal);
-
-    /// <summary>
-    /// For each holder, the wait-list <see cref="_sequence"/> when its last two renewals arrived. A waiter of the holder
-    /// already here when the earlier of the two arrived was sent long enough before the holder composed its next renewal
-    /// to be listed in it (a renewal lists the waits older than the renew interval, and a holder has one renewal on its
-    /// way at a time); if it is not, its caller is gone and its abandon was lost.
-    /// </summary>
-    private readonly Dictionary<string, (long Last, long BeforeLast)> _renewedAt = new(StringComparer.Ordinal);
     private readonly List<BackendSlot> _backends = [];
 
     /// <summary>Tokens whose requests here are parked because their grain refused an in-flight slot (or did not answer).</summary>
@@ -370,7 +362,6 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             }
         }
 
-        DropOrphanedWaiters(renewal);
 
         foreach (var lease in adopted ?? [])
         {
@@ -493,41 +484,6 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         {
             GrantWhilePossible();
         }
-    }
-
-    /// <summary>
-    /// Sends back the waiters of <paramref name="renewal"/>'s holder that it no longer lists though it must have (see
-    /// <see cref="_renewedAt"/>): their clients left and the abandon never arrived (it timed out at the Frontend, or was
-    /// lost with a connection). Sent back rather than dropped: a caller that does still wait submits its request again.
-    /// </summary>
-    private void DropOrphanedWaiters(LeaseRenewal renewal)
-    {
-        var holder = renewal.HolderId;
-        if (_renewedAt.TryGetValue(holder, out var renewed) && _waitList.Count > 0)
-        {
-            HashSet<string>? listed = null;
-            List<Waiter>? orphaned = null;
-            foreach (var waiter in _waitersByRequest.Values)
-            {
-                if (waiter.IsWaiting && waiter.Sequence <= renewed.BeforeLast && waiter.Request.HolderId == holder
-                    && !(listed ??= new HashSet<string>(renewal.Waiting, StringComparer.Ordinal)).Contains(waiter.Request.RequestId))
-                {
-                    (orphaned ??= []).Add(waiter);
-                }
-            }
-
-            foreach (var waiter in orphaned ?? [])
-            {
-                Refuse(waiter, LeaseOutcome.Stopping, TimeSpan.Zero);
-            }
-
-            if (orphaned is { Count: > 0 })
-            {
-                Log.OrphansSentBack(_logger, orphaned.Count, holder, _model);
-            }
-        }
-
-        _renewedAt[holder] = (_sequence, renewed.Last);
     }
 
     /// <summary>Takes over a running lease this activation did not grant; null when its replica is not the model's.</summary>
@@ -774,7 +730,6 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         foreach (var holder in lost ?? [])
         {
             _holders.Remove(holder);
-            _renewedAt.Remove(holder);
             var waiters = _waitersByRequest.Values.Where(w => w.Request.HolderId == holder).ToList();
             foreach (var waiter in waiters)
             {

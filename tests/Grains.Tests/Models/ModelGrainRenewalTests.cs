@@ -109,29 +109,6 @@ public sealed class ModelGrainRenewalTests
         await host.AssertNothingHeldAsync();
     }
 
-    [Fact]
-    public async Task RenewAsync_WaiterItsHolderStoppedListing_IsSentBackAndItsTokenSettled()
-    {
-        await using var host = await GrainTestHost.StartAsync();
-        var lease = await host.ModelGrain.AcquireAsync(host.Request("mid", holder: Holder), CancellationToken.None);
-        var forgotten = host.Request("low", holder: Holder);
-        var orphan = await host.EnqueueAsync(forgotten);
-        await host.ModelGrain.RenewAsync(new LeaseRenewal(Holder, [], [forgotten.RequestId]), CancellationToken.None);
-        await host.ModelGrain.RenewAsync(new LeaseRenewal(Holder, [], [forgotten.RequestId]), CancellationToken.None);
-        var recent = await host.EnqueueAsync("high", holder: Holder); // sent after those renewals: not listed yet, and kept
-
-        // Its client left and the abandon was lost: the Frontend stops listing it.
-        await host.ModelGrain.RenewAsync(new LeaseRenewal(Holder, [], []), CancellationToken.None);
-
-        Assert.Equal(LeaseOutcome.Stopping, (await orphan.WaitAsync(Eventually.Limit)).Outcome);
-        await Eventually.TrueAsync(async () => (await host.CountersAsync("low")).Waiting == 0, () => "the orphan is still counted by its token");
-        Assert.False(recent.IsCompleted);
-        Assert.Equal(1, (await host.SnapshotAsync()).Waiting);
-        await host.ReleaseAsync(lease);
-        await host.ReleaseAsync(await recent.WaitAsync(Eventually.Limit));
-        await host.AssertNothingHeldAsync();
-    }
-
     /// <summary>Knows every token as priority 5; holds each lookup until <see cref="Open"/> is set.</summary>
     private sealed class GatedTokenStore : ITokenStore
     {
