@@ -19,16 +19,9 @@ public sealed class ReplicaDirectory
     /// <returns>True when the set changed.</returns>
     public bool Set(string model, IEnumerable<string> addresses)
     {
-        var replicas = addresses.Select(BackendAddress.TryNormalize).OfType<Uri>().Distinct().Order(UriOrder.Instance).ToArray();
+        var replicas = addresses.Select(BackendAddress.TryNormalize).OfType<Uri>().Distinct().OrderBy(u => u.AbsoluteUri, StringComparer.Ordinal).ToArray();
         var previous = Find(model);
         _replicas[model] = replicas;
         return previous is null || !previous.SequenceEqual(replicas);
-    }
-
-    private sealed class UriOrder : IComparer<Uri>
-    {
-        public static readonly UriOrder Instance = new();
-
-        public int Compare(Uri? x, Uri? y) => string.CompareOrdinal(x?.AbsoluteUri, y?.AbsoluteUri);
     }
 }
