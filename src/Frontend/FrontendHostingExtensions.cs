@@ -74,8 +74,10 @@ public static class FrontendHostingExtensions
         services.TryAddSingleton<LeaseForwarder>();
         services.TryAddSingleton<BearerTokenFilter>();
         services.TryAddSingleton<FailedAuthLimiter>();
+        services.TryAddSingleton<TokenPolicyCache>();
         services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.SectionName)
-            .Validate(o => o.MaxFailedAttemptsPerMinute >= 0, $"{AuthOptions.SectionName}:MaxFailedAttemptsPerMinute must not be negative.");
+            .Validate(o => o.MaxFailedAttemptsPerMinute >= 0, $"{AuthOptions.SectionName}:MaxFailedAttemptsPerMinute must not be negative.")
+            .Validate(o => o.PolicyCacheDuration >= TimeSpan.Zero, $"{AuthOptions.SectionName}:PolicyCacheDuration must not be negative.");
         services.TryAddSingleton<FrontendMetrics>();
         services.TryAddSingleton<PrometheusMetrics>();
         builder.AddDispatcherTelemetry("dispatcher-frontend");

@@ -1,3 +1,4 @@
+using Dispatcher.Grains.Abstractions;
 using Dispatcher.Frontend.Errors;
 using Dispatcher.Frontend.Telemetry;
 using Dispatcher.Frontend.Cluster;
@@ -8,10 +9,12 @@ namespace Dispatcher.Frontend.Auth;
 
 /// <summary>
 /// Authenticates every <c>/v1</c> request by its bearer token: hashes the secret, asks the token's grain for
-/// its policy and stores an <see cref="AuthenticatedToken"/> as a request feature. The secret is hashed
+/// its policy (unless the <see cref="TokenPolicyCache"/> has it) and stores an <see cref="AuthenticatedToken"/> as a request feature. The secret is hashed
 /// at once and never logged, stored or passed on.
 /// </summary>
-internal sealed partial class BearerTokenFilter(IGrainFactory grains, ClusterCall cluster, FailedAuthLimiter limiter, FrontendMetrics metrics, ILogger<BearerTokenFilter> logger) : IEndpointFilter
+internal sealed partial class BearerTokenFilter(
+    IGrainFactory grains, TokenPolicyCache policies, ClusterCall cluster, FailedAuthLimiter limiter, FrontendMetrics metrics, ILogger<BearerTokenFilter> logger)
+    : IEndpointFilter
 {
     private const string Scheme = "Bearer ";
 
@@ -39,7 +42,13 @@ internal sealed partial class BearerTokenFilter(IGrainFactory grains, ClusterCal
         }
 
         var tokenId = TokenHash.Compute(secret);
-        var token = grains.GetGrain<ITokenGrain>(tokenId);
+        if (policies.Find(tokenId) is { } known)
+        {
+            context.Features.Set(known);
+            return await next(invocation);
+        }
+
+        var token = grains.GetGrainByKey<ITokenGrain>(tokenId);
         var lookup = await cluster.TryAsync(token.GetPolicyAsync, context.RequestAborted);
         if (lookup is null)
         {
@@ -52,7 +61,9 @@ internal sealed partial class BearerTokenFilter(IGrainFactory grains, ClusterCal
         switch (lookup.Status)
         {
             case TokenLookupStatus.Found:
-                context.Features.Set(new AuthenticatedToken(tokenId, lookup.Policy!));
+                var found = new AuthenticatedToken(tokenId, lookup.Policy!);
+                policies.Put(found);
+                context.Features.Set(found);
                 return await next(invocation);
             case TokenLookupStatus.StoreUnavailable:
                 metrics.AuthFailure("store_unavailable");

@@ -16,6 +16,13 @@ public sealed class AuthOptions
     /// until the minute is over (guessing tokens costs the guesser, not the dispatcher). 0 turns it off. Default 30.
     /// </summary>
     public int MaxFailedAttemptsPerMinute { get; set; } = 30;
+
+    /// <summary>
+    /// How long a Frontend reuses a token's policy after asking its grain (<see cref="TokenPolicyCache"/>). A revoked or
+    /// changed token is seen by the model grains at once (they ask the token's grain at admission) and by this Frontend's
+    /// authentication within this time. Zero asks the grain on every request. Default 1 s.
+    /// </summary>
+    public TimeSpan PolicyCacheDuration { get; set; } = TimeSpan.FromSeconds(1);
 }
 
 /// <summary>

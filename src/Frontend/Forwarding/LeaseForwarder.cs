@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Dispatcher.Grains.Abstractions;
 using Dispatcher.Frontend.Auth;
 using Dispatcher.Frontend.Cluster;
 using Dispatcher.Frontend.Errors;
@@ -23,6 +24,7 @@ namespace Dispatcher.Frontend.Forwarding;
 internal sealed partial class LeaseForwarder(
     IGrainFactory grains,
     LeaseRenewer renewer,
+    TokenPolicyCache policies,
     IOptions<ClusterOptions> clusterOptions,
     IHostApplicationLifetime lifetime,
     IHttpForwarder forwarder,
@@ -47,7 +49,7 @@ internal sealed partial class LeaseForwarder(
     {
         var requestId = RequestIdMiddleware.Of(context);
         var priority = Math.Min(token.Policy.Priority, body.Priority ?? int.MaxValue);
-        var model = grains.GetGrain<IModelGrain>(body.Model);
+        var model = grains.GetGrainByKey<IModelGrain>(body.Model);
         var request = new LeaseRequest(requestId, token.TokenId, priority, token.Policy.MaxInFlight, HolderId: renewer.HolderId);
 
         // A replica that cannot be reached before anything was sent gets the request once more, elsewhere.
@@ -74,6 +76,11 @@ internal sealed partial class LeaseForwarder(
 
             if (grant.Outcome != LeaseOutcome.Granted)
             {
+                if (grant.Outcome == LeaseOutcome.TokenRejected)
+                {
+                    policies.Forget(token.TokenId); // revoked while cached here
+                }
+
                 Log.Refused(logger, requestId, body.Model, token.Policy.Name, grant.Outcome.ToString());
                 metrics.Request(body.Model, priority, grant.Outcome switch
                 {
@@ -113,6 +120,19 @@ internal sealed partial class LeaseForwarder(
                 int? status = context.Response.HasStarted ? context.Response.StatusCode : null;
                 var usage = context.Response.StatusCode < 400 ? meter.Usage : null;
                 renewer.Drop(body.Model, grant.LeaseId!);
+                if (reason == LeaseEndReason.Completed)
+                {
+                    // The client has its whole answer before the lease goes back: the release is not on its critical path.
+                    try
+                    {
+                        await context.Response.CompleteAsync();
+                    }
+                    catch (Exception exception) when (exception is IOException or OperationCanceledException)
+                    {
+                        // The client left just as its answer ended; the lease goes back all the same.
+                    }
+                }
+
                 await EndAsync(() => model.ReleaseAsync(new LeaseRelease(grant.LeaseId!, reason, status, usage), CancellationToken.None), requestId);
                 metrics.LeaseDuration(body.Model, reason.ToString(), time.GetElapsedTime(leaseStarted));
             }
@@ -234,7 +254,8 @@ internal sealed partial class LeaseForwarder(
 
     private async Task<LeaseEndReason> SendAsync(HttpContext context, InspectedBody body, int priority, LeaseGrant grant, string requestId, bool lastAttempt)
     {
-        // The body was read whole to inspect it; forward those same bytes, but for vLLM's own priority field.
+        // The body was read whole to inspect it; those same bytes are forwarded, but for vLLM's own priority field. They go
+        // through the request (YARP 2.3 refuses a transformer that replaces the outgoing content).
         var scheduling = dispatcherOptions.Value.Scheduling;
         var content = PriorityRewriter.Rewrite(body, scheduling.ForwardPriority ? SchedulingOptions.MaxPriority - priority : null);
         var request = context.Request;

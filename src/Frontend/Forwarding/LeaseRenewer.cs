@@ -1,3 +1,4 @@
+using Dispatcher.Grains.Abstractions;
 using System.Collections.Concurrent;
 using Dispatcher.Frontend.Cluster;
 using Dispatcher.Grains.Abstractions.Leases;
@@ -110,7 +111,7 @@ internal sealed partial class LeaseRenewer(IGrainFactory grains, IOptions<Cluste
             timeout.CancelAfter(cluster.Value.FailoverTimeout);
             try
             {
-                result = await grains.GetGrain<IModelGrain>(model).RenewAsync(renewal, timeout.Token).WaitAsync(timeout.Token);
+                result = await grains.GetGrainByKey<IModelGrain>(model).RenewAsync(renewal, timeout.Token).WaitAsync(timeout.Token);
             }
             catch (Exception exception) when (!stoppingToken.IsCancellationRequested && (exception is OperationCanceledException || ClusterCall.IsClusterFailure(exception)))
             {

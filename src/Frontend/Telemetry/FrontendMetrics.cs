@@ -12,6 +12,9 @@ internal sealed class FrontendMetrics
 {
     public const string MeterName = "Dispatcher.Frontend";
 
+    /// <summary>The <c>status_class</c> labels, made once instead of per request.</summary>
+    private static readonly string[] StatusClasses = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
     private readonly Counter<long> _requests;
     private readonly Histogram<double> _queueWait;
     private readonly Histogram<double> _overhead;
@@ -31,17 +34,36 @@ internal sealed class FrontendMetrics
 
     public void Request(string model, int priority, string outcome, int? upstreamStatus = null)
     {
-        var statusClass = upstreamStatus is { } status ? $"{status / 100}xx" : "none";
-        _requests.Add(1, new("model", model), new("priority_class", PriorityClass.Of(priority)), new("outcome", outcome), new("status_class", statusClass));
+        if (_requests.Enabled)
+        {
+            var statusClass = upstreamStatus is >= 100 and < 600 ? StatusClasses[(upstreamStatus.Value / 100) - 1] : "none";
+            _requests.Add(1, new("model", model), new("priority_class", PriorityClass.Of(priority)), new("outcome", outcome), new("status_class", statusClass));
+        }
     }
 
-    public void QueueWait(string model, int priority, TimeSpan waited) =>
-        _queueWait.Record(waited.TotalSeconds, new("model", model), new("priority_class", PriorityClass.Of(priority)));
+    public void QueueWait(string model, int priority, TimeSpan waited)
+    {
+        if (_queueWait.Enabled)
+        {
+            _queueWait.Record(waited.TotalSeconds, new("model", model), new("priority_class", PriorityClass.Of(priority)));
+        }
+    }
 
-    public void Overhead(string model, TimeSpan added) => _overhead.Record(added.TotalSeconds, new KeyValuePair<string, object?>("model", model));
+    public void Overhead(string model, TimeSpan added)
+    {
+        if (_overhead.Enabled)
+        {
+            _overhead.Record(added.TotalSeconds, new KeyValuePair<string, object?>("model", model));
+        }
+    }
 
-    public void LeaseDuration(string model, string reason, TimeSpan held) =>
-        _leaseDuration.Record(held.TotalSeconds, new("model", model), new("reason", reason));
+    public void LeaseDuration(string model, string reason, TimeSpan held)
+    {
+        if (_leaseDuration.Enabled)
+        {
+            _leaseDuration.Record(held.TotalSeconds, new("model", model), new("reason", reason));
+        }
+    }
 
     public void AuthFailure(string reason) => _authFailures.Add(1, new KeyValuePair<string, object?>("reason", reason));
 }

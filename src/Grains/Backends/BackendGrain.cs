@@ -1,3 +1,4 @@
+using Dispatcher.Grains.Abstractions;
 using Dispatcher.Grains.Abstractions.Backends;
 using Dispatcher.Grains.Abstractions.Configuration;
 using Dispatcher.Grains.Abstractions.Models;
@@ -201,7 +202,7 @@ internal sealed partial class BackendGrain : Grain, IBackendGrain
         _metrics.Replica(_snapshot);
         foreach (var model in _subscribers.ToArray())
         {
-            await GrainFactory.GetGrain<IModelGrain>(model).OnBackendChangedAsync(_snapshot, CancellationToken.None);
+            await GrainFactory.GetGrainByKey<IModelGrain>(model).OnBackendChangedAsync(_snapshot, CancellationToken.None);
         }
     }
 

@@ -1,3 +1,4 @@
+using Dispatcher.Grains.Abstractions;
 using Dispatcher.Grains.Abstractions.Backends;
 using Dispatcher.Grains.Abstractions.Configuration;
 using Dispatcher.Grains.Abstractions.Leases;
@@ -142,7 +143,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         // One-way: a deactivation (a silo stopping) never waits on a backend grain that may be deactivating too.
         foreach (var slot in _backends)
         {
-            await GrainFactory.GetGrain<IBackendGrain>(BackendAddress.Key(slot.Snapshot.Address)).UnsubscribeAsync(_model, cancellationToken);
+            await GrainFactory.GetGrainByKey<IBackendGrain>(BackendAddress.Key(slot.Snapshot.Address)).UnsubscribeAsync(_model, cancellationToken);
         }
     }
 
@@ -160,7 +161,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             return LeaseGrant.Refused(LeaseOutcome.NoHealthyBackend, TimeSpan.Zero, _options.RetryAfter);
         }
 
-        var token = GrainFactory.GetGrain<ITokenGrain>(request.TokenId);
+        var token = GrainFactory.GetGrainByKey<ITokenGrain>(request.TokenId);
         // Not bounded by time: a burst of one token's requests queues at its grain, and cutting those calls would have
         // their Frontends send them again and again. Cut only when this grain stops (its deactivation waits for it).
         WaitAdmission admission;
@@ -283,10 +284,10 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
 
         Log.Released(_logger, release.LeaseId, release.Reason.ToString(), release.StatusCode);
         GrantWhilePossible();
-        await TryCallAsync(GrainFactory.GetGrain<ITokenGrain>(lease.TokenId).ReleaseAsync(lease.LeaseId, release.Usage, CancellationToken.None), "Release");
+        await TryCallAsync(GrainFactory.GetGrainByKey<ITokenGrain>(lease.TokenId).ReleaseAsync(lease.LeaseId, release.Usage, CancellationToken.None), "Release");
         if (unreachable)
         {
-            var backend = GrainFactory.GetGrain<IBackendGrain>(BackendAddress.Key(lease.Slot.Snapshot.Address));
+            var backend = GrainFactory.GetGrainByKey<IBackendGrain>(BackendAddress.Key(lease.Slot.Snapshot.Address));
             await TryCallAsync(backend.ReportUnreachableAsync("a frontend could not connect", CancellationToken.None), "ReportUnreachable");
         }
     }
@@ -365,7 +366,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
 
         foreach (var lease in adopted ?? [])
         {
-            await TryCallAsync(GrainFactory.GetGrain<ITokenGrain>(lease.TokenId).AdoptInFlightAsync(_model, lease.LeaseId, CancellationToken.None), "AdoptInFlight");
+            await TryCallAsync(GrainFactory.GetGrainByKey<ITokenGrain>(lease.TokenId).AdoptInFlightAsync(_model, lease.LeaseId, CancellationToken.None), "AdoptInFlight");
         }
 
         foreach (var lease in forgotten ?? [])
@@ -420,7 +421,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     {
         try
         {
-            return await GrainFactory.GetGrain<IBackendGrain>(BackendAddress.Key(address)).SubscribeAsync(_model, cancellationToken)
+            return await GrainFactory.GetGrainByKey<IBackendGrain>(BackendAddress.Key(address)).SubscribeAsync(_model, cancellationToken)
                 .WaitAsync(GrainCallTimeout, cancellationToken);
         }
         catch (Exception exception) when (exception is TimeoutException or OrleansException)
@@ -477,7 +478,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             _backends.Remove(slot);
             _rotation = _backends.Count == 0 ? 0 : _rotation % _backends.Count;
             Log.ReplicaDropped(_logger, slot.Snapshot.Address, _model);
-            await TryCallAsync(GrainFactory.GetGrain<IBackendGrain>(BackendAddress.Key(slot.Snapshot.Address)).UnsubscribeAsync(_model, CancellationToken.None), "Unsubscribe");
+            await TryCallAsync(GrainFactory.GetGrainByKey<IBackendGrain>(BackendAddress.Key(slot.Snapshot.Address)).UnsubscribeAsync(_model, CancellationToken.None), "Unsubscribe");
         }
 
         if (changed)
@@ -558,7 +559,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     private async Task AskTokenSlotAsync(Waiter waiter)
     {
         var request = waiter.Request;
-        var token = GrainFactory.GetGrain<ITokenGrain>(request.TokenId);
+        var token = GrainFactory.GetGrainByKey<ITokenGrain>(request.TokenId);
         bool taken;
         try
         {
@@ -791,7 +792,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             {
                 try
                 {
-                    var snapshot = await GrainFactory.GetGrain<IBackendGrain>(BackendAddress.Key(slot.Snapshot.Address)).SubscribeAsync(_model, cancellationToken)
+                    var snapshot = await GrainFactory.GetGrainByKey<IBackendGrain>(BackendAddress.Key(slot.Snapshot.Address)).SubscribeAsync(_model, cancellationToken)
                         .WaitAsync(GrainCallTimeout, cancellationToken);
                     await OnBackendChangedAsync(snapshot, cancellationToken);
                 }

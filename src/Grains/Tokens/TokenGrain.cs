@@ -1,3 +1,4 @@
+using Dispatcher.Grains.Abstractions;
 using Dispatcher.Grains.Abstractions.Configuration;
 using Dispatcher.Grains.Abstractions.Leases;
 using Dispatcher.Grains.Abstractions.Models;
@@ -220,7 +221,7 @@ internal sealed class TokenGrain(ITokenStore store, IOptions<DispatcherOptions> 
         var tokenId = this.GetPrimaryKeyString();
         foreach (var model in _modelsWaitingForSlot)
         {
-            _ = GrainFactory.GetGrain<IModelGrain>(model).OnTokenReleasedAsync(tokenId, CancellationToken.None);
+            _ = GrainFactory.GetGrainByKey<IModelGrain>(model).OnTokenReleasedAsync(tokenId, CancellationToken.None);
         }
 
         _modelsWaitingForSlot.Clear();
@@ -237,7 +238,7 @@ internal sealed class TokenGrain(ITokenStore store, IOptions<DispatcherOptions> 
             {
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 timeout.CancelAfter(CheckTimeout);
-                held = await GrainFactory.GetGrain<IModelGrain>(byModel.Key).FindLeasesAsync(asked, timeout.Token).WaitAsync(timeout.Token);
+                held = await GrainFactory.GetGrainByKey<IModelGrain>(byModel.Key).FindLeasesAsync(asked, timeout.Token).WaitAsync(timeout.Token);
             }
             catch (Exception exception) when (exception is OperationCanceledException or OrleansException or TimeoutException)
             {

@@ -1,3 +1,4 @@
+using Dispatcher.Grains.Abstractions;
 using Dispatcher.Grains.Abstractions.Tokens;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -52,7 +53,7 @@ internal sealed partial class TokenChangeListener(NpgsqlDataSource dataSource, I
     {
         if (TokenHash.IsTokenId(tokenId))
         {
-            await grains.GetGrain<ITokenGrain>(tokenId).InvalidateAsync(CancellationToken.None).ConfigureAwait(false);
+            await grains.GetGrainByKey<ITokenGrain>(tokenId).InvalidateAsync(CancellationToken.None).ConfigureAwait(false);
         }
     }
 
