@@ -9,6 +9,7 @@ namespace Dispatcher.Benchmarks;
 internal sealed class Processes : IAsyncDisposable
 {
     private readonly List<Process> _started = [];
+    private readonly Dictionary<Uri, Process> _byAddress = [];
 
     public static int FreePort()
     {
@@ -103,6 +104,51 @@ internal sealed class Processes : IAsyncDisposable
         return await StartAsync("/usr/sbin/nginx", ["-c", file, "-p", directory], port, "/health");
     }
 
+    /// <summary>The process serving <paramref name="address"/>, as one of the methods above returned it.</summary>
+    public Process At(Uri address) => _byAddress[address];
+
+    /// <summary>Processor time (user and system) used so far by a process and its children (nginx's workers), in seconds.</summary>
+    public static double ProcessorSeconds(Process process)
+    {
+        var ticks = 0L;
+        var parents = new Dictionary<int, int>();
+        var used = new Dictionary<int, long>();
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(directory), out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                // Fields after the command's closing parenthesis: state ppid ... utime (14th field) stime (15th).
+                var stat = File.ReadAllText(Path.Combine(directory, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                parents[pid] = int.Parse(fields[1], CultureInfo.InvariantCulture);
+                used[pid] = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            }
+            catch (IOException)
+            {
+                // it exited meanwhile
+            }
+        }
+
+        foreach (var (pid, time) in used)
+        {
+            for (var p = pid; p > 1; p = parents.GetValueOrDefault(p))
+            {
+                if (p == process.Id)
+                {
+                    ticks += time;
+                    break;
+                }
+            }
+        }
+
+        return ticks / 100.0; // USER_HZ
+    }
+
     /// <summary>Resident memory of a process in bytes (VmRSS).</summary>
     public static long ResidentBytes(Process process)
     {
@@ -140,6 +186,7 @@ internal sealed class Processes : IAsyncDisposable
         _ = process.StandardOutput.ReadToEndAsync();
         _ = process.StandardError.ReadToEndAsync();
         var address = new Uri($"http://127.0.0.1:{port}");
+        _byAddress[address] = process;
         using var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(2) };
         for (var attempt = 0; attempt < 150; attempt++)
         {

@@ -248,7 +248,10 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             return grant;
         }
 
-        await TryCallAsync(token.LeaveWaitingAsync(_model, request.RequestId, grant.Outcome == LeaseOutcome.Granted ? grant.LeaseId : null, CancellationToken.None), "LeaveWaiting");
+        // Not awaited: the grant goes back to its Frontend without one more round trip to the token's grain. The token still
+        // hears of the lease before its release (both are sent from here, in that order), and a count that went astray is
+        // dropped by the token's own check of which leases their models hold.
+        _ = TryCallAsync(token.LeaveWaitingAsync(_model, request.RequestId, grant.Outcome == LeaseOutcome.Granted ? grant.LeaseId : null, CancellationToken.None), "LeaveWaiting");
         if (grant.Outcome == LeaseOutcome.Granted && cancellationToken.IsCancellationRequested)
         {
             // The caller gave up just as the lease was granted (its cancellation crossed the grant): nobody will use or

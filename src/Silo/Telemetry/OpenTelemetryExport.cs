@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 using OpenTelemetry.Exporter;
 using OpenTelemetry.Metrics;
@@ -23,6 +24,8 @@ public static class OpenTelemetryExport
     /// <summary>Orleans' activity source for calls to our grains.</summary>
     public const string OrleansGrainCalls = "Microsoft.Orleans.Application";
 
+    private const string HostingDiagnostics = "Microsoft.AspNetCore.Hosting.Diagnostics";
+
     /// <summary>The <c>Dispatcher:Telemetry</c> section as configured now.</summary>
     public static TelemetryOptions Settings(IConfiguration configuration) =>
         configuration.GetSection(TelemetryOptions.SectionName).Get<TelemetryOptions>() ?? new TelemetryOptions();
@@ -33,6 +36,14 @@ public static class OpenTelemetryExport
         var settings = Settings(builder.Configuration);
         if (settings.OtlpEndpoint is null)
         {
+            // Nothing is traced: ASP.NET Core would still start an Activity per request (because its hosting logger is enabled
+            // at Critical), which HttpClient then carries on to vLLM with a child Activity and a traceparent header, for no
+            // one (bench/RESULTS.md, 2026-12-02). Unless the operator configured that logger (its request lines), it is off.
+            if (builder.Configuration[$"Logging:LogLevel:{HostingDiagnostics}"] is null)
+            {
+                builder.Logging.AddFilter(HostingDiagnostics, LogLevel.None);
+            }
+
             return builder;
         }
 

@@ -49,6 +49,8 @@ public sealed class PrometheusMetrics : IDisposable
         var grainCallLatency = OpenTelemetryExport.Settings(configuration).GrainCallLatency;
         var factory = Metrics.WithCustomRegistry(Registry);
         DotNetStats.Register(Registry); // process_cpu_seconds_total, process_working_set_bytes, dotnet_collection_count_total, ...
+        var allocated = factory.CreateCounter("dotnet_gc_allocated_bytes_total", "Bytes allocated on the managed heap by this process since it started.");
+        Registry.AddBeforeCollectCallback(() => allocated.IncTo(GC.GetTotalAllocatedBytes()));
         _listener.InstrumentPublished = (instrument, listener) =>
         {
             if (!ReferenceEquals(instrument.Meter.Scope, meterFactory) || ExportOf(instrument, grainCallLatency) is not { } export)
