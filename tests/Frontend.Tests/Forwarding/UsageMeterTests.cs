@@ -55,4 +55,19 @@ public sealed class UsageMeterTests
     {
         Assert.Null(Write("{\"error\":{\"message\":\"no\"}}", 10).Meter.Usage);
     }
+
+    [Fact]
+    public void Stream_CutAtEveryPlace_SameUsageAndEventsAsWhole()
+    {
+        // Every split of keys, event starts and numbers across writes, for writes of every size up to twice the longest key.
+        var sse = string.Concat(Enumerable.Range(0, 5).Select(i => $"data: {{\"choices\":[{{\"delta\":{{\"content\":\"t{i}\"}}}}]}}\n\n"))
+            + "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1234,\"total_tokens\":99999,\"completion_tokens\":98765}}\n\ndata: [DONE]\n\n";
+        var noUsage = sse[..sse.IndexOf("data: {\"choices\":[],", StringComparison.Ordinal)];
+
+        for (var pieceSize = 1; pieceSize <= 40; pieceSize++)
+        {
+            Assert.Equal(new(1234, 98765), Write(sse, pieceSize).Meter.Usage);
+            Assert.Equal(new(0, 5), Write(noUsage, pieceSize).Meter.Usage);
+        }
+    }
 }
