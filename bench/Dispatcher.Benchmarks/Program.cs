@@ -27,6 +27,12 @@ switch (args.FirstOrDefault())
     case "failover":
         Console.Write(await Failover.RunAsync(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 5));
         break;
+    case "profile-processor":
+        Console.Write(RequestProfile.ProcessorByStage(args[1])); // bench/profile.sh
+        break;
+    case "profile-allocations":
+        Console.Write(RequestProfile.AllocationsByStage(args[1]));
+        break;
     case "memory":
         Console.Write(await MemoryPerWaiter.MeasureAsync([10_000, 100_000]));
         break;
