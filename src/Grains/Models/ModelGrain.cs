@@ -83,6 +83,10 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     /// <summary>Completed when the grain stops taking requests (<see cref="StopWaiting"/>): cuts the admission call short.</summary>
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _sequence;
+
+    /// <summary>Starts every lease id this activation grants (then a sequence number): a renewal can tell them from leases to adopt.</summary>
+    private readonly string _leasePrefix = $"{Guid.NewGuid():N}-";
+    private long _leaseSequence;
     private int _rotation;
     private int _sweeps;
 
@@ -168,7 +172,9 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         _entering.Add(request.RequestId);
         try
         {
-            var entering = token.TryEnterWaitingAsync(request.RequestId, cancellationToken);
+            // Not cancelled with the caller: a cancelled call that the token grain had already counted would leave that
+            // count behind (the caller's cancellation is checked once the token has answered, below).
+            var entering = token.TryEnterWaitingAsync(request.RequestId, CancellationToken.None);
             if (await Task.WhenAny(entering, _stopped.Task) != entering)
             {
                 return LeaseGrant.Refused(LeaseOutcome.Stopping, request.AlreadyWaited, TimeSpan.Zero); // counted once when sent again
@@ -199,10 +205,10 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             return LeaseGrant.Refused(LeaseOutcome.Stopping, request.AlreadyWaited, TimeSpan.Zero);
         }
 
-        if (_abandoned.ContainsKey(request.RequestId))
+        if (_abandoned.ContainsKey(request.RequestId) || cancellationToken.IsCancellationRequested)
         {
             await TryCallAsync(token.LeaveWaitingAsync(_model, request.RequestId, null, CancellationToken.None), "LeaveWaiting");
-            throw new OperationCanceledException($"Request {request.RequestId} was abandoned before its lease call arrived.");
+            throw new OperationCanceledException($"Request {request.RequestId} was abandoned or cancelled while its token admitted it.");
         }
 
         if (_waitersByRequest.TryGetValue(request.RequestId, out var earlier) && earlier.IsWaiting)
@@ -325,8 +331,10 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
         foreach (var lease in renewal.Leases)
         {
             listed.Add(lease.LeaseId);
-            if (_leases.ContainsKey(lease.LeaseId))
+            if (_leases.ContainsKey(lease.LeaseId) || lease.LeaseId.StartsWith(_leasePrefix, StringComparison.Ordinal))
             {
+                // Known, or granted by this activation and since released: a renewal sent before its release crossed it,
+                // and adopting the lease again would hold its slot until the holder expiry (found by the soak).
                 continue;
             }
 
@@ -536,7 +544,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             }
 
             var slot = _backends[index];
-            var leaseId = Guid.NewGuid().ToString("N");
+            var leaseId = $"{_leasePrefix}{++_leaseSequence}";
             var waited = _time.GetElapsedTime(waiter.EnqueuedTimestamp);
             if (!waiter.Completion.TrySetResult(new LeaseGrant(LeaseOutcome.Granted, leaseId, slot.Snapshot.Address, waited, null)))
             {

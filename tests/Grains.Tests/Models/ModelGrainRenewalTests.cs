@@ -88,6 +88,21 @@ public sealed class ModelGrainRenewalTests
     }
 
     [Fact]
+    public async Task RenewAsync_SentBeforeItsLeaseWasReleased_DoesNotAdoptTheLeaseAgain()
+    {
+        await using var host = await GrainTestHost.StartAsync();
+        var request = host.Request("mid", holder: Holder);
+        var grant = await host.ModelGrain.AcquireAsync(request, CancellationToken.None);
+        var listed = new LeaseAdoption(grant.LeaseId!, request.RequestId, request.TokenId, 5, null, grant.Backend!, TimeSpan.Zero);
+
+        await host.ReleaseAsync(grant); // the renewal below was built while the lease was held, and arrives after its release
+        var result = await host.ModelGrain.RenewAsync(new LeaseRenewal(Holder, [listed], []), CancellationToken.None);
+
+        Assert.Empty(result.RefusedLeases);
+        await host.AssertNothingHeldAsync();
+    }
+
+    [Fact]
     public async Task RenewAsync_RequestWhoseTokenHasNotAnswered_IsKnown()
     {
         // A burst of one token's requests queues at its grain: those not yet admitted must not be sent back as unknown.
