@@ -46,11 +46,23 @@ internal static class OpenAiApi
             return;
         }
 
-        var (content, readProblem) = await BodyReader.ReadAsync(context.Request, options.Value.MaxRequestBodySize);
+        var maxSize = options.Value.MaxRequestBodySize;
+        var (content, readProblem) = await BodyReader.ReadAsync(context.Request, maxSize);
         var (body, problem) = readProblem is null ? BodyInspector.Inspect(content) : (null, readProblem);
         if (problem is not null)
         {
+            var linger = problem.Error == DispatcherError.BodyTooLarge && LingeringClose.Applies(context.Request, maxSize);
+            if (linger)
+            {
+                LingeringClose.CloseAfterResponse(context.Response);
+            }
+
             await OpenAiErrorWriter.WriteAsync(context, problem.Error, problem.Message, problem.Param);
+            if (linger)
+            {
+                await LingeringClose.DrainAsync(context, time); // so that the client, still sending, reads the 413
+            }
+
             return;
         }
 

@@ -1,9 +1,15 @@
+using System.Buffers;
 using Dispatcher.Frontend.Errors;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
 
 namespace Dispatcher.Frontend.Requests;
 
-/// <summary>Reads a POST body in full, within the configured size limit, and checks its media type.</summary>
+/// <summary>
+/// Reads a POST body in full, within the configured size limit, and checks its media type. The limit is kept here
+/// rather than by Kestrel, so that the rest of a body over it can still be read and thrown away after the 413
+/// (<see cref="LingeringClose"/>): Kestrel refuses every read past its own limit.
+/// </summary>
 internal static class BodyReader
 {
     public static async Task<(ReadOnlyMemory<byte> Content, BodyProblem? Problem)> ReadAsync(HttpRequest request, long maxSize)
@@ -20,19 +26,29 @@ internal static class BodyReader
             return (default, TooLarge(maxSize));
         }
 
-        var buffer = new MemoryStream(request.ContentLength is { } length ? (int)length : 4096);
-        try
+        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } kestrelLimit)
         {
-            await request.Body.CopyToAsync(buffer, request.HttpContext.RequestAborted);
-        }
-        catch (BadHttpRequestException exception) when (exception.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            return (default, TooLarge(maxSize));
+            kestrelLimit.MaxRequestBodySize = null; // kept below instead
         }
 
-        if (buffer.Length > maxSize)
+        var buffer = new MemoryStream(request.ContentLength is { } length ? (int)length : 4096);
+        var chunk = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
         {
-            return (default, TooLarge(maxSize));
+            int read;
+            while ((read = await request.Body.ReadAsync(chunk, request.HttpContext.RequestAborted)) > 0)
+            {
+                if (buffer.Length + read > maxSize)
+                {
+                    return (default, TooLarge(maxSize));
+                }
+
+                buffer.Write(chunk, 0, read);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
         }
 
         return (buffer.GetBuffer().AsMemory(0, (int)buffer.Length), null);
