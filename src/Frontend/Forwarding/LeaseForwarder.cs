@@ -120,20 +120,23 @@ internal sealed partial class LeaseForwarder(
                 int? status = context.Response.HasStarted ? context.Response.StatusCode : null;
                 var usage = context.Response.StatusCode < 400 ? meter.Usage : null;
                 renewer.Drop(body.Model, grant.LeaseId!);
-                if (reason == LeaseEndReason.Completed)
+                try
                 {
-                    // The client has its whole answer before the lease goes back: the release is not on its critical path.
-                    try
+                    if (reason == LeaseEndReason.Completed)
                     {
+                        // The client has its whole answer before the lease goes back: the release is not on its critical path.
                         await context.Response.CompleteAsync();
                     }
-                    catch (Exception exception) when (exception is IOException or OperationCanceledException)
-                    {
-                        // The client left just as its answer ended; the lease goes back all the same.
-                    }
+                }
+                catch (Exception exception) when (exception is IOException or OperationCanceledException or ObjectDisposedException)
+                {
+                    // The client left just as its answer ended.
+                }
+                finally
+                {
+                    await EndAsync(() => model.ReleaseAsync(new LeaseRelease(grant.LeaseId!, reason, status, usage), CancellationToken.None), requestId);
                 }
 
-                await EndAsync(() => model.ReleaseAsync(new LeaseRelease(grant.LeaseId!, reason, status, usage), CancellationToken.None), requestId);
                 metrics.LeaseDuration(body.Model, reason.ToString(), time.GetElapsedTime(leaseStarted));
             }
 
