@@ -21,14 +21,14 @@ internal static class BodyReader
                 "Only 'application/json' request bodies are accepted; set the Content-Type header accordingly."));
         }
 
+        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } kestrelLimit)
+        {
+            kestrelLimit.MaxRequestBodySize = null; // kept here instead, also for a body refused on its declared length
+        }
+
         if (request.ContentLength > maxSize)
         {
             return (default, TooLarge(maxSize));
-        }
-
-        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } kestrelLimit)
-        {
-            kestrelLimit.MaxRequestBodySize = null; // kept below instead
         }
 
         var buffer = new MemoryStream(request.ContentLength is { } length ? (int)length : 4096);

@@ -1,5 +1,4 @@
 using System.Buffers;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
 
 namespace Dispatcher.Frontend.Requests;
@@ -27,15 +26,13 @@ internal static class LingeringClose
     /// <summary>Asks for the connection to close after this answer; call before the answer starts.</summary>
     public static void CloseAfterResponse(HttpResponse response) => response.Headers[HeaderNames.Connection] = "close";
 
-    /// <summary>Sends the answer's last bytes, then reads the rest of the request body within the bounds.</summary>
+    /// <summary>
+    /// Sends the answer's last bytes, then reads the rest of the request body within the bounds (Kestrel's own limit was
+    /// lifted by <see cref="BodyReader"/>).
+    /// </summary>
     public static async Task DrainAsync(HttpContext context, TimeProvider time)
     {
         await context.Response.CompleteAsync();
-        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } kestrelLimit)
-        {
-            kestrelLimit.MaxRequestBodySize = null; // refused on its declared length, nothing read yet: Kestrel would refuse too
-        }
-
         using var timeout = new CancellationTokenSource(MaxTime, time);
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, timeout.Token);
         var chunk = ArrayPool<byte>.Shared.Rent(64 * 1024);
