@@ -63,7 +63,7 @@ public sealed class ReplicaFaultTests
 
     /// <summary>
     /// One streamed chat completion: "ok" (complete), "stalled" (ended by the stall watchdog's error event), "cut" (the
-    /// stream broke off: no <c>[DONE]</c>), "upstream_failed" (a 502 in the OpenAI shape naming the replica's failure),
+    /// stream broke off: no <c>[DONE]</c>, or the connection reset before its headers), "upstream_failed" (a 502 in the OpenAI shape naming the replica's failure),
     /// or the status and body of anything else.
     /// </summary>
     private static async Task<string> StreamAsync(Fleet.Frontend frontend)
@@ -72,7 +72,19 @@ public sealed class ReplicaFaultTests
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Fleet.Token);
         using var content = new StringContent($"{{\"model\":\"{Fleet.Model}\",\"messages\":[{{\"role\":\"user\",\"content\":\"Hello\"}}],\"max_tokens\":8,\"stream\":true}}", Encoding.UTF8, "application/json");
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = content };
-        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        }
+        catch (HttpRequestException)
+        {
+            // The Frontend cut the connection before the client read a byte: the replica died after its answer began, and
+            // the headers the Frontend had written went down with the connection's abort.
+            return "cut";
+        }
+
+        using var _ = response;
         var status = response.StatusCode;
         var received = new MemoryStream();
         try

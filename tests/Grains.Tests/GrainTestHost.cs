@@ -72,7 +72,13 @@ internal sealed class GrainTestHost : IAsyncDisposable
 
     public DispatcherOptions Options { get; }
 
-    public FakeTimeProvider Time { get; } = new();
+    /// <summary>
+    /// The clock of the grains and of Orleans itself. Each reading moves it one tick: Orleans waits for a due time in a loop
+    /// of <c>Task.Delay(dueTime - now)</c>, and a delay under a millisecond completes at once without the clock moving, so
+    /// a stopped fake clock that an advance left less than a millisecond before a due time (Orleans jitters its periods)
+    /// spun that loop forever and hung the test run.
+    /// </summary>
+    public FakeTimeProvider Time { get; } = new() { AutoAdvanceAmount = TimeSpan.FromTicks(1) };
 
     /// <summary>The replicas discovery sees (shared by every silo), for models with <see cref="ModelOptions.Discovery"/>.</summary>
     public ReplicaDirectory Replicas { get; } = new();
@@ -100,6 +106,20 @@ internal sealed class GrainTestHost : IAsyncDisposable
 
     public Task<TokenCounters> CountersAsync(string token) =>
         Grains.GetGrain<ITokenGrain>(TokenId(token)).GetCountersAsync(CancellationToken.None);
+
+    /// <summary>
+    /// Checks a token's counters, waiting a little for them: a grant reaches its caller before the token's grain has heard
+    /// of it (the model grain tells it without waiting for its answer).
+    /// </summary>
+    public async Task AssertCountersAsync(string token, int? waiting = null, int? inFlight = null)
+    {
+        TokenCounters? counters = null;
+        await Eventually.TrueAsync(async () =>
+        {
+            counters = await CountersAsync(token);
+            return (waiting is null || counters.Waiting == waiting) && (inFlight is null || counters.InFlight == inFlight);
+        }, () => $"{token}: expected waiting={waiting?.ToString() ?? "any"} inFlight={inFlight?.ToString() ?? "any"}, has {counters}");
+    }
 
     /// <summary>Starts a lease request and returns once it is in the wait list (or answered).</summary>
     public async Task<Task<LeaseGrant>> EnqueueAsync(string token, string? holder = null, CancellationToken cancellationToken = default) =>

@@ -98,7 +98,7 @@ public sealed class InFlightLimitTests
         await first.ReleaseAsync(new LeaseRelease(running.LeaseId!, LeaseEndReason.Completed, 200, null), CancellationToken.None);
         var granted = await held.WaitAsync(Eventually.Limit);
         Assert.Equal(LeaseOutcome.Granted, granted.Outcome);
-        Assert.Equal(1, (await host.CountersAsync("capped")).InFlight);
+        await host.AssertCountersAsync("capped", inFlight: 1);
         await second.ReleaseAsync(new LeaseRelease(granted.LeaseId!, LeaseEndReason.Completed, 200, null), CancellationToken.None);
         await second.ReleaseAsync(new LeaseRelease(other.LeaseId!, LeaseEndReason.Completed, 200, null), CancellationToken.None);
         await host.AssertNothingHeldAsync();

@@ -19,14 +19,22 @@ public sealed class ModelGrainRenewalTests
         var otherRequest = host.Request("high", holder: "frontend-2");
         var other = await host.EnqueueAsync(otherRequest);
 
-        // frontend-2 keeps renewing (its waiter listed); frontend-1 has crashed.
-        for (var second = 0; second < 11; second++)
+        // frontend-2 keeps renewing (its waiter listed); frontend-1 has crashed. The clock moves a second at a time until
+        // the grain's sweep dropped frontend-1's wait: a sweep runs in the grain's own turn, and on a busy machine the
+        // clock can pass its next tick before it ran, so more seconds than the holder timeout may be needed.
+        var deadline = DateTime.UtcNow + Eventually.Limit;
+        for (var second = 0; !waiting.IsCompleted; second++)
         {
+            Assert.True(DateTime.UtcNow < deadline, $"frontend-1's wait was not dropped after {second} s without its renewals");
             await host.ModelGrain.RenewAsync(new LeaseRenewal("frontend-2", [], [otherRequest.RequestId]), CancellationToken.None);
             host.Time.Advance(TimeSpan.FromSeconds(1));
+            if (second >= 10)
+            {
+                await Task.Delay(10);
+            }
         }
 
-        var refused = await waiting.WaitAsync(Eventually.Limit);
+        var refused = await waiting;
         Assert.NotEqual(LeaseOutcome.Granted, refused.Outcome);
 
         // Its lease went back: the other holder's waiter gets the replica.
@@ -53,7 +61,7 @@ public sealed class ModelGrainRenewalTests
         var snapshot = await host.SnapshotAsync();
         Assert.Equal(1, snapshot.InFlight); // counted once, renewed twice
         Assert.Equal(1, snapshot.Backends[0].LeasesInFlight);
-        Assert.Equal(1, (await host.CountersAsync("mid")).InFlight);
+        await host.AssertCountersAsync("mid", inFlight: 1);
 
         // The adopted lease takes capacity: one more fits, the next waits.
         var first = await host.ModelGrain.AcquireAsync(host.Request("low", holder: Holder), CancellationToken.None);
@@ -176,7 +184,7 @@ public sealed class ModelGrainRenewalTests
         var third = await host.ModelGrain.AcquireAsync(host.Request("low"), CancellationToken.None);
 
         Assert.Equal(LeaseOutcome.OverThreshold, third.Outcome);
-        Assert.Equal(5, (await host.Grains.GetGrain<ITokenGrain>(GrainTestHost.TokenId("high")).GetCountersAsync(CancellationToken.None)).InFlight);
+        await host.AssertCountersAsync("high", inFlight: 5);
         await host.ReleaseAsync(holder);
         await host.ReleaseAsync(await first.WaitAsync(Eventually.Limit));
         await host.Other.ReleaseAsync(new LeaseRelease(otherHolder.LeaseId!, LeaseEndReason.Completed, 200, null), CancellationToken.None);
