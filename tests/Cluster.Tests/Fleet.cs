@@ -22,11 +22,15 @@ internal sealed class Fleet : IAsyncDisposable
 
     private readonly string[] _shared;
 
-    private Fleet(List<EmulatorServer> replicas, string[] shared)
+    private Fleet(List<EmulatorServer> replicas, string[] shared, string database)
     {
         Replicas = replicas;
         _shared = shared;
+        Database = database;
     }
+
+    /// <summary>The connection string of the fleet's database (membership and tokens).</summary>
+    public string Database { get; }
 
     public List<EmulatorServer> Replicas { get; }
 
@@ -47,9 +51,12 @@ internal sealed class Fleet : IAsyncDisposable
     public static async Task<Fleet> StartAsync(int silos, int frontends, string[] everyProcess, string[] frontendSettings) =>
         await StartAsync(await PostgresServer.SharedAsync(), silos, frontends, everyProcess, frontendSettings);
 
-    /// <summary>A fleet whose membership and tokens are in <paramref name="postgres"/> (a private server a test may stop).</summary>
-    public static async Task<Fleet> StartAsync(PostgresServer postgres, int silos, int frontends) =>
-        await StartAsync(postgres, silos, frontends, [], []);
+    /// <summary>
+    /// A fleet whose membership and tokens are in <paramref name="postgres"/> (a private server a test may stop); every
+    /// process also gets <paramref name="everyProcess"/>.
+    /// </summary>
+    public static async Task<Fleet> StartAsync(PostgresServer postgres, int silos, int frontends, params string[] everyProcess) =>
+        await StartAsync(postgres, silos, frontends, everyProcess, []);
 
     private static async Task<Fleet> StartAsync(PostgresServer postgres, int silos, int frontends, string[] everyProcess, string[] frontendSettings)
     {
@@ -79,7 +86,7 @@ internal sealed class Fleet : IAsyncDisposable
             $"--Dispatcher:Models:0:Name={Model}", $"--Dispatcher:Models:0:Backends:0={replicas[0].BaseAddress}", $"--Dispatcher:Models:0:Backends:1={replicas[1].BaseAddress}",
             "--Dispatcher:Models:0:MaxConcurrentLeasesPerBackend=4", "--Dispatcher:Capacity:UseMetrics=false", .. everyProcess,
         ];
-        var fleet = new Fleet(replicas, shared);
+        var fleet = new Fleet(replicas, shared, database);
         for (var i = 0; i < silos; i++)
         {
             await fleet.StartSiloAsync();
