@@ -1,7 +1,10 @@
 using System.Diagnostics;
+using System.Diagnostics.Tracing;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.Diagnostics.NETCore.Client;
+using Microsoft.Diagnostics.Tracing;
 
 namespace Dispatcher.Benchmarks;
 
@@ -154,6 +157,36 @@ internal sealed class Processes : IAsyncDisposable
     {
         var line = File.ReadLines($"/proc/{process.Id}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
         return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+    }
+
+    /// <summary>
+    /// Has <paramref name="process"/> (a .NET process) run a full blocking collection, the way dotnet-gcdump does: an
+    /// EventPipe session that asks for a GC heap collection. Returns once that collection ended (its heap statistics
+    /// event came), so the managed heap then holds only what is still reachable.
+    /// </summary>
+    public static async Task CollectGarbageAsync(Process process)
+    {
+        const long gcKeyword = 0x1, gcHeapCollectKeyword = 0x800000;
+        var client = new DiagnosticsClient(process.Id);
+        using var session = client.StartEventPipeSession(
+            [new EventPipeProvider("Microsoft-Windows-DotNETRuntime", EventLevel.Informational, gcKeyword | gcHeapCollectKeyword)],
+            requestRundown: false);
+        var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reading = Task.Run(() =>
+        {
+            using var source = new EventPipeEventSource(session.EventStream);
+            source.Clr.GCHeapStats += _ => ended.TrySetResult();
+            source.Process();
+        });
+        try
+        {
+            await ended.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            await session.StopAsync(CancellationToken.None);
+            await reading.WaitAsync(TimeSpan.FromSeconds(10));
+        }
     }
 
     public async ValueTask DisposeAsync()

@@ -16,7 +16,11 @@ namespace Dispatcher.Benchmarks;
 /// in the dispatcher's queue), in both layouts: the embedded default (one process) and a cluster (a silo process and
 /// a Frontend in client mode, where each waiting request is also a pending grain call across processes). Bytes per
 /// waiting request = growth / N for each process: the whole cost, Kestrel's streams, request objects and Orleans'
-/// messages included, not only the wait-list entry.
+/// messages included, not only the wait-list entry. Before the requests and after every client left (requests cut,
+/// connections closed), each process is made to run a full collection, and its managed heap (live objects) is read
+/// from its <c>/metrics</c>: whether memory returns near its level before is told by that heap (resident memory keeps
+/// the pages the GC grew to). A second round of as many requests follows: what it leaves on top of the first tells a
+/// leak (growing with every round) from capacity kept at its high-water mark.
 /// </summary>
 internal static class WaitingMemory
 {
@@ -28,8 +32,8 @@ internal static class WaitingMemory
     {
         var lines = new List<string>
         {
-            "| layout | waiting requests | process | resident memory | growth | per waiting request | all clients gone: queue empty after | resident memory then |",
-            "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+            "| layout | waiting requests | process | resident memory | growth | per waiting request | all clients gone: queue empty after | resident memory then | live managed heap: before -> all gone -> all gone again |",
+            "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
         };
         foreach (var clustered in layouts)
         {
@@ -57,7 +61,7 @@ internal static class WaitingMemory
             "--Dispatcher:HolderExpiry=00:01:00",
         ];
         var port = Processes.FreePort();
-        List<(string Name, Process Process)> measured;
+        List<(string Name, Process Process, Uri Metrics)> measured;
         Uri metrics; // where dispatcher_waiting is exported: the process that hosts the grains
         if (clustered)
         {
@@ -70,9 +74,9 @@ internal static class WaitingMemory
             }
 
             var (management, _, silo) = await processes.SiloAsync(database, settings);
-            var (_, frontend) = await processes.DispatcherAsync(port,
+            var (frontendAddress, frontend) = await processes.DispatcherAsync(port,
                 [.. settings, "--Kestrel:Limits:Http2:MaxStreamsPerConnection=1000", "--Dispatcher:Cluster:Mode=Client", $"--ConnectionStrings:Postgres={database}"]);
-            measured = [("Frontend (client)", frontend), ("silo", silo)];
+            measured = [("Frontend (client)", frontend, frontendAddress), ("silo", silo, management)];
             metrics = management;
         }
         else
@@ -80,28 +84,66 @@ internal static class WaitingMemory
             var (address, dispatcher) = await processes.DispatcherAsync(port,
                 [.. settings, "--Kestrel:Limits:Http2:MaxStreamsPerConnection=1000",
                  "--Dispatcher:Tokens:0:Name=bench", $"--Dispatcher:Tokens:0:Token={Overhead.Token}", "--Dispatcher:Tokens:0:Threshold=1000000"]);
-            measured = [("dispatcher", dispatcher)];
+            measured = [("dispatcher", dispatcher, address)];
             metrics = address;
         }
 
-        using var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true, UseProxy = false };
-        using var http = new HttpClient(handler)
+        HttpClient Client()
         {
-            BaseAddress = new Uri($"http://127.0.0.1:{port}"),
-            DefaultRequestVersion = HttpVersion.Version20,
-            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
-            Timeout = Timeout.InfiniteTimeSpan,
-        };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Overhead.Token);
+            var client = new HttpClient(new SocketsHttpHandler { EnableMultipleHttp2Connections = true, UseProxy = false })
+            {
+                BaseAddress = new Uri($"http://127.0.0.1:{port}"),
+                DefaultRequestVersion = HttpVersion.Version20,
+                DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+                Timeout = Timeout.InfiniteTimeSpan,
+            };
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Overhead.Token);
+            return client;
+        }
+
         using var probe = new HttpClient { BaseAddress = metrics };
+        var heaps = new List<long[]>(); // each process's live managed heap after a full collection: before, after each round
+        async Task CollectedHeapsAsync()
+        {
+            foreach (var (_, process, _) in measured)
+            {
+                await Processes.CollectGarbageAsync(process);
+            }
+
+            heaps.Add(await Task.WhenAll(measured.Select(p => ManagedHeapAsync(probe, p.Metrics))));
+        }
 
         // Warm up the same paths, then settle before the baseline.
+        var http = Client();
         await RoundAsync(http, probe, 100, measure: null);
         var samples = new List<long[]>(); // each process's resident bytes: before the requests, while they wait, after they left
         var (reached, emptied) = await RoundAsync(http, probe, count, measure: async () =>
         {
+            if (samples.Count == 2)
+            {
+                http.Dispose(); // every client gone: their connections close too
+            }
+
             await Task.Delay(2000);
+            if (samples.Count != 1)
+            {
+                await CollectedHeapsAsync();
+            }
+
             samples.Add([.. measured.Select(p => Processes.ResidentBytes(p.Process))]);
+        });
+
+        // The same again: what a second round leaves tells capacity kept from the first (a high-water mark) from a leak.
+        http = Client();
+        var calls = 0;
+        await RoundAsync(http, probe, count, measure: async () =>
+        {
+            if (++calls == 3)
+            {
+                http.Dispose();
+                await Task.Delay(2000);
+                await CollectedHeapsAsync();
+            }
         });
 
         var (before, after, left) = (samples[0], samples[1], samples[2]);
@@ -110,8 +152,15 @@ internal static class WaitingMemory
         {
             var growth = after[i] - before[i];
             return string.Create(CultureInfo.InvariantCulture,
-                $"| {layout} | {reached:N0} | {p.Name} | {after[i] / 1048576.0:0} MiB | {growth / 1048576.0:0} MiB | {(reached == 0 ? "-" : $"{(double)growth / reached / 1024:0.0} KiB")} | {emptied.TotalSeconds:0.0} s | {left[i] / 1048576.0:0} MiB |");
+                $"| {layout} | {reached:N0} | {p.Name} | {after[i] / 1048576.0:0} MiB | {growth / 1048576.0:0} MiB | {(reached == 0 ? "-" : $"{(double)growth / reached / 1024:0.0} KiB")} | {emptied.TotalSeconds:0.0} s | {left[i] / 1048576.0:0} MiB | {heaps[0][i] / 1048576.0:0.0} -> {heaps[1][i] / 1048576.0:0.0} -> {heaps[2][i] / 1048576.0:0.0} MiB |");
         })];
+    }
+
+    /// <summary>The managed heap a process reports on its <c>/metrics</c> (prometheus-net's <c>dotnet_total_memory_bytes</c>).</summary>
+    private static async Task<long> ManagedHeapAsync(HttpClient probe, Uri process)
+    {
+        var metrics = PrometheusTextParser.Parse(await probe.GetStringAsync(new Uri(process, "/metrics")));
+        return (long)(metrics.Sum("dotnet_total_memory_bytes") ?? throw new InvalidOperationException($"{process} exports no dotnet_total_memory_bytes"));
     }
 
     /// <summary>
