@@ -76,7 +76,7 @@ public sealed class PostgresRestartTests
         }
 
         var report = string.Create(CultureInfo.InvariantCulture,
-            $"postgres restart: {fleet.Statuses.Count} requests served, 0 failed, none twice, nothing held; {servedDuringOutage} served in the {downFor.TotalSeconds:0.0} s it was down; {duringOutage.Count} of unseen tokens answered 503 during it; unseen tokens served {recovered.TotalSeconds:0.0} s after it came back");
+            $"postgres restart: {fleet.Statuses.Count} requests served, 0 failed, none twice, nothing held; {servedDuringOutage} served in the {downFor.TotalSeconds:0.0} s it was down; {duringOutage.Count} requests with an unseen or a never-issued token answered 503 token_store_unavailable during it (none 401); the unseen token served {recovered.TotalSeconds:0.0} s after it came back");
         await File.WriteAllTextAsync(Path.Combine(AppContext.BaseDirectory, "postgres-restart-report.txt"), report + Environment.NewLine);
     }
 
