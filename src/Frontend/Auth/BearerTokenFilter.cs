@@ -10,7 +10,9 @@ namespace Dispatcher.Frontend.Auth;
 /// <summary>
 /// Authenticates every <c>/v1</c> request by its bearer token: hashes the secret, asks the token's grain for
 /// its policy (unless the <see cref="TokenPolicyCache"/> has it) and stores an <see cref="AuthenticatedToken"/> as a request feature. The secret is hashed
-/// at once and never logged, stored or passed on.
+/// at once and never logged, stored or passed on. A refusal is written here and the filter returns
+/// <see cref="Results.Empty"/>: a null result is written by minimal APIs as a JSON <c>null</c> after the error, which threw
+/// (the response had started) and broke the connection for the client's next request.
 /// </summary>
 internal sealed partial class BearerTokenFilter(
     IGrainFactory grains, TokenPolicyCache policies, ClusterCall cluster, FailedAuthLimiter limiter, FrontendMetrics metrics, ILogger<BearerTokenFilter> logger)
@@ -28,7 +30,7 @@ internal sealed partial class BearerTokenFilter(
             metrics.AuthFailure("throttled");
             await OpenAiErrorWriter.WriteAsync(context, DispatcherError.TooManyFailedAttempts,
                 "Too many failed authentications from this address; try again later.", retryAfter: wait);
-            return null;
+            return Results.Empty;
         }
 
         if (!TryGetSecret(context.Request.Headers.Authorization, out var secret))
@@ -38,7 +40,7 @@ internal sealed partial class BearerTokenFilter(
             metrics.AuthFailure("missing");
             await OpenAiErrorWriter.WriteAsync(context, DispatcherError.MissingToken,
                 "You didn't provide an API key. Send it in the Authorization header as 'Bearer YOUR_KEY'.");
-            return null;
+            return Results.Empty;
         }
 
         var tokenId = TokenHash.Compute(secret);
@@ -55,7 +57,7 @@ internal sealed partial class BearerTokenFilter(
             metrics.AuthFailure("dispatcher_unavailable");
             await OpenAiErrorWriter.WriteAsync(context, DispatcherError.SiloUnavailable,
                 "The dispatcher cannot reach its scheduler right now (a node is being replaced). Retry shortly.", retryAfter: TimeSpan.FromSeconds(2));
-            return null;
+            return Results.Empty;
         }
 
         switch (lookup.Status)
@@ -69,13 +71,13 @@ internal sealed partial class BearerTokenFilter(
                 metrics.AuthFailure("store_unavailable");
                 await OpenAiErrorWriter.WriteAsync(context, DispatcherError.TokenStoreUnavailable,
                     "The token store cannot be reached right now; try again shortly.", retryAfter: TimeSpan.FromSeconds(5));
-                return null;
+                return Results.Empty;
             default:
                 Log.TokenRejected(logger, "unknown token");
                 limiter.Failed(address);
                 metrics.AuthFailure("unknown");
                 await OpenAiErrorWriter.WriteAsync(context, DispatcherError.UnknownToken, "Incorrect API key provided.");
-                return null;
+                return Results.Empty;
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Dispatcher.Testing;
 using Dispatcher.VllmEmulator;
 
 namespace Dispatcher.Frontend.Tests.Api;
@@ -32,6 +33,30 @@ public sealed class ErrorTests
         using var models = await host.CreateClient("sk-not-a-token").GetAsync("/v1/models");
         await AssertErrorAsync(models, HttpStatusCode.Unauthorized, "invalid_api_key");
         Assert.Equal(0, host.Replicas[0].Engine.Stats().Received);
+    }
+
+    [Fact]
+    public async Task Refusals_OnOneKeptAliveConnection_EachAnsweredAndTheConnectionServesOn()
+    {
+        await using var host = await DispatcherHost.StartAsync();
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1 }) { BaseAddress = host.BaseAddress, Timeout = Eventually.Limit };
+
+        // Refused by the token filter (no token, an unknown one), then served: all on the one connection.
+        foreach (var (token, status) in new[] { ((string?)null, HttpStatusCode.Unauthorized), ("sk-not-a-token", HttpStatusCode.Unauthorized), (DispatcherHost.HighToken, HttpStatusCode.OK) })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = DispatcherHost.Json(DispatcherHost.Chat()) };
+            request.Headers.Authorization = token is null ? null : new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            using var response = await http.SendAsync(request);
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(status == response.StatusCode, $"expected {status}, got {response.StatusCode}: {body}");
+            Assert.Equal(response.Content.Headers.ContentLength ?? body.Length, System.Text.Encoding.UTF8.GetByteCount(body));
+        }
+
+        // A refusal that went on writing after its answer threw in the server, which then closed the connection (a client
+        // reusing it could fail its next request); .NET's HttpClient hides that by reconnecting, the log does not.
+        var thrown = host.Logs.Lines.Where(l => l.Contains("unhandled exception", StringComparison.OrdinalIgnoreCase)).ToList();
+        Assert.True(thrown.Count == 0, string.Join(Environment.NewLine, thrown));
+        await host.AssertDrainedAsync();
     }
 
     [Theory]
