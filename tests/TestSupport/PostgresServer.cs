@@ -156,19 +156,10 @@ public sealed class PostgresServer : IAsyncDisposable
 
     private static async Task RunAsync(string program, string[] arguments)
     {
-        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in arguments)
+        var (exitCode, output, errors) = await ProgramRun.RunAsync(program, arguments, TimeSpan.FromSeconds(60));
+        if (exitCode != 0)
         {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {program}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} failed ({process.ExitCode}): {await stderr}{await stdout}");
+            throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} failed ({exitCode}): {errors}{output}");
         }
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -128,17 +127,8 @@ public sealed class BodyLimitTests : IAsyncLifetime
 
     private static async Task<string> RunAsync(string program, params string[] arguments)
     {
-        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"{program} did not start");
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(Eventually.Limit);
-        return await output is { Length: > 0 } printed ? printed : throw new InvalidOperationException($"{program} printed nothing: {await errors}");
+        var (_, output, errors) = await ProgramRun.RunAsync(program, arguments, Eventually.Limit);
+        return output is { Length: > 0 } ? output : throw new InvalidOperationException($"{program} printed nothing: {errors}");
     }
 
     /// <summary>A body of unknown length: HttpClient sends it chunked.</summary>
