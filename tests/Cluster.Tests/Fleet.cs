@@ -136,13 +136,14 @@ internal sealed class Fleet : IAsyncDisposable
     /// Clients in the way of the load until <paramref name="stop"/>: one sends bad requests (malformed JSON, an unknown
     /// model; not bad tokens, whose failed-authentication limit would block every client of this one loopback address) and adds to <see cref="NoiseErrors"/> any that did not get its error in the OpenAI shape; the
     /// other starts streams and goes away after 0-300 ms (counted in <see cref="Abandoned"/>: each may or may not have
-    /// reached a replica).
+    /// reached a replica). Both go through <paramref name="through"/> when given, otherwise through the first and the second
+    /// Frontend.
     /// </summary>
-    public List<Task> Noise(CancellationToken stop) =>
+    public List<Task> Noise(CancellationToken stop, Frontend? through = null) =>
     [
         Task.Run(async () =>
         {
-            using var http = new HttpClient { BaseAddress = new Uri(Frontends[0].Address), Timeout = TimeSpan.FromSeconds(30) };
+            using var http = new HttpClient { BaseAddress = new Uri((through ?? Frontends[0]).Address), Timeout = TimeSpan.FromSeconds(30) };
             (string Body, HttpStatusCode Status, string Code)[] bad =
             [
                 ("{\"model\":", HttpStatusCode.BadRequest, "invalid_json"),
@@ -169,7 +170,7 @@ internal sealed class Fleet : IAsyncDisposable
             while (!stop.IsCancellationRequested)
             {
                 using var cut = new CancellationTokenSource(TimeSpan.FromMilliseconds(random.Next(300)));
-                var outcome = await StreamAsync(Frontends[1 % Frontends.Count], 200, cut.Token);
+                var outcome = await StreamAsync(through ?? Frontends[1 % Frontends.Count], 200, cut.Token);
                 if (outcome == "gone")
                 {
                     Interlocked.Increment(ref _abandoned);
@@ -187,6 +188,13 @@ internal sealed class Fleet : IAsyncDisposable
 
     /// <summary>Streams of <see cref="Noise"/> whose client went away before they ended.</summary>
     public int Abandoned => _abandoned;
+
+    /// <summary>Every bad request of <see cref="Noise"/> got its error, and some of its streams were abandoned.</summary>
+    public void AssertNoiseAnswered()
+    {
+        Assert.True(NoiseErrors.IsEmpty, string.Join(" | ", NoiseErrors.Take(5)));
+        Assert.True(Abandoned > 5, $"only {Abandoned} streams were abandoned by their clients");
+    }
 
     /// <summary>
     /// One streamed chat completion through <paramref name="frontend"/>: "ok", the status and body of an answer that was
@@ -234,14 +242,17 @@ internal sealed class Fleet : IAsyncDisposable
         return json.RootElement.GetProperty("models").GetProperty(Model).GetString()!;
     }
 
-    /// <summary>Every client answer was a complete stream, and no request reached a replica twice or got lost.</summary>
-    public void AssertEveryRequestServedOnce()
+    /// <summary>
+    /// Every client answer was a complete stream, and no request reached a replica twice or got lost (besides the answers
+    /// counted in <see cref="Statuses"/>, <paramref name="cutByTheFault"/> streams the test cut reached a replica).
+    /// </summary>
+    public void AssertEveryRequestServedOnce(int cutByTheFault = 0)
     {
         var failures = Statuses.Where(s => s != "ok").ToList();
         Assert.True(failures.Count == 0, $"{failures.Count} of {Statuses.Count} requests failed: {string.Join(" | ", failures.Take(5))}{Environment.NewLine}{Logs()}");
         var ids = Replicas.SelectMany(r => r.RequestIds).ToList();
         Assert.Equal(ids.Count, ids.Distinct(StringComparer.Ordinal).Count());
-        Assert.InRange(ids.Count, Statuses.Count, Statuses.Count + Abandoned); // an abandoned stream may have reached one
+        Assert.InRange(ids.Count, Statuses.Count + cutByTheFault, Statuses.Count + cutByTheFault + Abandoned); // an abandoned stream may have reached one
     }
 
     /// <summary>Waits until the model holds nothing: no waiter, no lease, no replica count (asked of <paramref name="silo"/>).</summary>

@@ -32,6 +32,7 @@ public sealed class PostgresRestartTests
 
         using var stop = new CancellationTokenSource();
         var clients = fleet.Load(6, stop.Token);
+        clients.AddRange(fleet.Noise(stop.Token)); // bad requests and clients going away mid-stream, mixed in
         await Task.Delay(TimeSpan.FromSeconds(2));
 
         await postgres.StopAsync();
@@ -70,13 +71,14 @@ public sealed class PostgresRestartTests
         Assert.True(wrong.Count == 0, $"during the outage, tokens the dispatcher could not vouch for got: {string.Join(" | ", wrong)}");
         Assert.True(servedDuringOutage > 6, $"the known token was hardly served while PostgreSQL was down: {servedDuringOutage}");
         fleet.AssertEveryRequestServedOnce(); // the known token's load: no error at all, none twice
+        fleet.AssertNoiseAnswered();
         foreach (var silo in fleet.Silos)
         {
             await Fleet.AssertNothingHeldAsync(silo, TimeSpan.FromSeconds(30));
         }
 
         var report = string.Create(CultureInfo.InvariantCulture,
-            $"postgres restart: {fleet.Statuses.Count} requests served, 0 failed, none twice, nothing held; {servedDuringOutage} served in the {downFor.TotalSeconds:0.0} s it was down; {duringOutage.Count} requests with an unseen or a never-issued token answered 503 token_store_unavailable during it (none 401); the unseen token served {recovered.TotalSeconds:0.0} s after it came back");
+            $"postgres restart: {fleet.Statuses.Count} requests served, 0 failed, none twice, nothing held; {servedDuringOutage} served in the {downFor.TotalSeconds:0.0} s it was down; {duringOutage.Count} requests with an unseen or a never-issued token answered 503 token_store_unavailable during it (none 401); the unseen token served {recovered.TotalSeconds:0.0} s after it came back; mixed in: bad requests (each got its 4xx) and {fleet.Abandoned} streams abandoned by their clients");
         await File.WriteAllTextAsync(Path.Combine(AppContext.BaseDirectory, "postgres-restart-report.txt"), report + Environment.NewLine);
     }
 

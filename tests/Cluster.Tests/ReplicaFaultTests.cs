@@ -34,6 +34,9 @@ public sealed class ReplicaFaultTests
         var (killed, stalling) = (fleet.Replicas[0], fleet.Replicas[1]);
         stalling.Faults.Set(new FaultPlan(Count: 2, StallAfterTokens: 3));
         await killed.StopAsync();
+        // Bad requests and clients going away mid-stream, mixed in once the load took the two stalls (not the noise).
+        await Eventually.TrueAsync(() => !stalling.Faults.Pending, () => "the stalling replica was not asked twice");
+        var noise = fleet.Noise(stop.Token);
         await Task.Delay(TimeSpan.FromSeconds(3));
         var servedBefore = killed.RequestIds.Count;
         await killed.RestartAsync();
@@ -43,6 +46,7 @@ public sealed class ReplicaFaultTests
         await Task.Delay(TimeSpan.FromSeconds(2));
         await stop.CancelAsync();
         await Task.WhenAll(clients).WaitAsync(TimeSpan.FromSeconds(60));
+        await fleet.WaitAsync(noise);
 
         var counts = outcomes.GroupBy(o => o.Split(' ')[0]).ToDictionary(g => g.Key, g => g.Count());
         var unexpected = outcomes.Where(o => o is not ("ok" or "stalled" or "cut" or "upstream_failed")).ToList();
@@ -54,10 +58,11 @@ public sealed class ReplicaFaultTests
         Assert.True(counts.GetValueOrDefault("ok") > 20, $"hardly anything served: {summary}");
         var ids = fleet.Replicas.SelectMany(r => r.RequestIds).ToList();
         Assert.Equal(ids.Count, ids.Distinct(StringComparer.Ordinal).Count()); // none sent twice
+        fleet.AssertNoiseAnswered();
         await Fleet.AssertNothingHeldAsync(fleet.Silos[0], TimeSpan.FromSeconds(30));
 
         var report = string.Create(CultureInfo.InvariantCulture,
-            $"replica faults: {outcomes.Count} requests, {counts.GetValueOrDefault("ok")} served, {counts.GetValueOrDefault("cut")} cut by the kill, {counts.GetValueOrDefault("upstream_failed")} answered 502 by it, {counts.GetValueOrDefault("stalled")} stalled (error event), none twice, nothing held; the restarted replica served again {servingAgain.TotalSeconds:0.0} s after it came back");
+            $"replica faults: {outcomes.Count} requests, {counts.GetValueOrDefault("ok")} served, {counts.GetValueOrDefault("cut")} cut by the kill, {counts.GetValueOrDefault("upstream_failed")} answered 502 by it, {counts.GetValueOrDefault("stalled")} stalled (error event), none twice, nothing held; the restarted replica served again {servingAgain.TotalSeconds:0.0} s after it came back; mixed in: bad requests (each got its 4xx) and {fleet.Abandoned} streams abandoned by their clients");
         await File.WriteAllTextAsync(Path.Combine(AppContext.BaseDirectory, "replica-faults-report.txt"), report + Environment.NewLine);
     }
 

@@ -7,6 +7,18 @@ public sealed class FaultInjector
     private FaultPlan? _plan;
     private int _remaining;
 
+    /// <summary>Whether a plan still waits for requests to apply to.</summary>
+    public bool Pending
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _plan is not null;
+            }
+        }
+    }
+
     /// <summary>Applies <paramref name="plan"/> to the next requests, replacing any previous plan.</summary>
     public void Set(FaultPlan plan)
     {
