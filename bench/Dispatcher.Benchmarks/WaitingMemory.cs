@@ -20,7 +20,8 @@ namespace Dispatcher.Benchmarks;
 /// connections closed), each process is made to run a full collection, and its managed heap (live objects) is read
 /// from its <c>/metrics</c>: whether memory returns near its level before is told by that heap (resident memory keeps
 /// the pages the GC grew to). A second round of as many requests follows: what it leaves on top of the first tells a
-/// leak (growing with every round) from capacity kept at its high-water mark.
+/// leak (growing with every round) from capacity kept at its high-water mark; then the processes stay idle while the
+/// heaps are read until they stop falling, as pools give back what they kept.
 /// </summary>
 internal static class WaitingMemory
 {
@@ -32,7 +33,7 @@ internal static class WaitingMemory
     {
         var lines = new List<string>
         {
-            "| layout | waiting requests | process | resident memory | growth | per waiting request | all clients gone: queue empty after | resident memory then | live managed heap: before -> all gone -> all gone again |",
+            "| layout | waiting requests | process | resident memory | growth | per waiting request | all clients gone: queue empty after | resident memory then | live managed heap: before -> all gone -> all gone again -> then idle (for) |",
             "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
         };
         foreach (var clustered in layouts)
@@ -146,13 +147,30 @@ internal static class WaitingMemory
             }
         });
 
+        // Then idle, as a fleet between bursts: Kestrel gives its pooled blocks back a few percent every 10 s (ASP.NET Core
+        // 10's memory pool eviction), so the heaps are read every 10 s until each process is within 2 MiB of its level
+        // before or has stopped falling (less than 0.5 MiB in the last minute), for at most 5 minutes (30 s for smaller runs
+        // such as CI's smoke run of 1,000).
+        const long mebibyte = 1 << 20;
+        var (idle, idleAtMost) = (Stopwatch.StartNew(), TimeSpan.FromSeconds(count >= 10_000 ? 300 : 30));
+        while (idle.Elapsed < idleAtMost)
+        {
+            await Task.Delay(10_000);
+            await CollectedHeapsAsync();
+            var (now, minuteAgo) = (heaps[^1], heaps.Count >= 9 ? heaps[^7] : null);
+            if (now.Select((heap, p) => heap - heaps[0][p] <= 2 * mebibyte || (minuteAgo is not null && minuteAgo[p] - heap < mebibyte / 2)).All(settled => settled))
+            {
+                break;
+            }
+        }
+
         var (before, after, left) = (samples[0], samples[1], samples[2]);
         var layout = clustered ? "cluster" : "embedded";
         return [.. measured.Select((p, i) =>
         {
             var growth = after[i] - before[i];
             return string.Create(CultureInfo.InvariantCulture,
-                $"| {layout} | {reached:N0} | {p.Name} | {after[i] / 1048576.0:0} MiB | {growth / 1048576.0:0} MiB | {(reached == 0 ? "-" : $"{(double)growth / reached / 1024:0.0} KiB")} | {emptied.TotalSeconds:0.0} s | {left[i] / 1048576.0:0} MiB | {heaps[0][i] / 1048576.0:0.0} -> {heaps[1][i] / 1048576.0:0.0} -> {heaps[2][i] / 1048576.0:0.0} MiB |");
+                $"| {layout} | {reached:N0} | {p.Name} | {after[i] / 1048576.0:0} MiB | {growth / 1048576.0:0} MiB | {(reached == 0 ? "-" : $"{(double)growth / reached / 1024:0.0} KiB")} | {emptied.TotalSeconds:0.0} s | {left[i] / 1048576.0:0} MiB | {heaps[0][i] / 1048576.0:0.0} -> {heaps[1][i] / 1048576.0:0.0} -> {heaps[2][i] / 1048576.0:0.0} -> {heaps[^1][i] / 1048576.0:0.0} MiB ({idle.Elapsed.TotalSeconds:0} s) |");
         })];
     }
 
