@@ -16,7 +16,12 @@ internal static class OpenAiApi
 {
     public static RouteGroupBuilder MapOpenAiApi(this IEndpointRouteBuilder endpoints)
     {
-        var v1 = endpoints.MapGroup("/v1").AddEndpointFilter<BearerTokenFilter>();
+        // One filter for every request (AddEndpointFilter<T> would make one per request).
+        var v1 = endpoints.MapGroup("/v1").AddEndpointFilterFactory((factory, next) =>
+        {
+            var filter = factory.ApplicationServices.GetRequiredService<BearerTokenFilter>();
+            return invocation => filter.InvokeAsync(invocation, next);
+        });
         v1.MapGet("/models", (ModelCatalog catalog) => Results.Bytes(catalog.ListJson(), "application/json"));
         v1.MapGet("/models/{**model}", async (string model, ModelCatalog catalog, HttpContext context) =>
         {

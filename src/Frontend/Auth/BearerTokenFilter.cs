@@ -20,7 +20,23 @@ internal sealed partial class BearerTokenFilter(
 {
     private const string Scheme = "Bearer ";
 
-    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext invocation, EndpointFilterDelegate next)
+    public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext invocation, EndpointFilterDelegate next)
+    {
+        // The common case, a token whose policy this Frontend has cached, goes on without a state machine of this filter:
+        // one awaiting the endpoint would stay alive for the whole request, waiting in a queue included.
+        var context = invocation.HttpContext;
+        if (limiter.Blocked(context.Connection.RemoteIpAddress) is null
+            && TryGetSecret(context.Request.Headers.Authorization, out var secret)
+            && policies.Find(TokenHash.Compute(secret)) is { } known)
+        {
+            context.Features.Set(known);
+            return next(invocation);
+        }
+
+        return AuthenticateAsync(invocation, next);
+    }
+
+    private async ValueTask<object?> AuthenticateAsync(EndpointFilterInvocationContext invocation, EndpointFilterDelegate next)
     {
         var context = invocation.HttpContext;
         var address = context.Connection.RemoteIpAddress;

@@ -63,7 +63,7 @@ internal sealed partial class LeaseForwarder(
             catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
             {
                 // The grant may have crossed the cancellation: the grain releases a lease nobody will use.
-                await EndAsync(() => model.AbandonAsync(requestId, CancellationToken.None), requestId);
+                await EndAsync(static (grain, id) => grain.AbandonAsync(id, CancellationToken.None), model, requestId, requestId);
                 Log.ClientAborted(logger, requestId, body.Model, "waiting");
                 metrics.Request(body.Model, priority, "cancelled");
                 return;
@@ -134,7 +134,7 @@ internal sealed partial class LeaseForwarder(
                 }
                 finally
                 {
-                    await EndAsync(() => model.ReleaseAsync(new LeaseRelease(grant.LeaseId!, reason, status, usage), CancellationToken.None), requestId);
+                    await EndAsync(static (grain, ending) => grain.ReleaseAsync(ending, CancellationToken.None), model, new LeaseRelease(grant.LeaseId!, reason, status, usage), requestId);
                 }
 
                 metrics.LeaseDuration(body.Model, reason.ToString(), time.GetElapsedTime(leaseStarted));
@@ -167,52 +167,49 @@ internal sealed partial class LeaseForwarder(
     {
         var started = time.GetTimestamp();
         long? failingSince = null; // the first of the quick failures in a row: the failover timeout counts from there
-        var wait = renewer.BeginWait(modelName, request.RequestId);
+        var wait = renewer.BeginWait(modelName, request.RequestId, aborted);
         try
         {
             var resubmitted = false;
             while (true)
             {
-                var abandoned = wait.Abandoned;
+                var abandoned = wait.Abandoned; // also cancelled when the client leaves
                 var issued = time.GetTimestamp();
-                using (var call = CancellationTokenSource.CreateLinkedTokenSource(aborted, abandoned))
+                try
                 {
-                    try
+                    var pending = model.AcquireAsync(request with { AlreadyWaited = time.GetElapsedTime(started) }, abandoned);
+                    if (resubmitted)
                     {
-                        var pending = model.AcquireAsync(request with { AlreadyWaited = time.GetElapsedTime(started) }, call.Token);
-                        if (resubmitted)
-                        {
-                            wait.Reissued();
-                            resubmitted = false;
-                        }
+                        wait.Reissued();
+                        resubmitted = false;
+                    }
 
-                        // Raced rather than only cancelled: a call stuck at a dead silo may not end when its token is
-                        // cancelled. (Cancelling costs the grain a look through its running calls; dropping it for
-                        // AbandonAsync alone broke bursts on the cluster: bench/RESULTS.md, 2026-12-02.)
-                        var grant = await pending.WaitAsync(call.Token);
-                        if (grant.Outcome != LeaseOutcome.Stopping)
-                        {
-                            return grant;
-                        }
+                    // Raced rather than only cancelled: a call stuck at a dead silo may not end when its token is
+                    // cancelled. (Cancelling costs the grain a look through its running calls; dropping it for
+                    // AbandonAsync alone broke bursts on the cluster: bench/RESULTS.md, 2026-12-02.)
+                    var grant = await pending.WaitAsync(abandoned);
+                    if (grant.Outcome != LeaseOutcome.Stopping)
+                    {
+                        return grant;
+                    }
 
-                        Log.SiloStopping(logger, request.RequestId, modelName);
-                    }
-                    catch (OperationCanceledException) when (!aborted.IsCancellationRequested && abandoned.IsCancellationRequested && wait.GivenUp)
-                    {
-                        // Nothing answered about its model for the failover timeout; if the grain lives on, it drops the request.
-                        _ = EndAsync(() => model.AbandonAsync(request.RequestId, CancellationToken.None), request.RequestId);
-                        return LeaseGrant.Refused(LeaseOutcome.SiloUnavailable, time.GetElapsedTime(started), dispatcherOptions.Value.RetryAfter);
-                    }
-                    catch (OperationCanceledException) when (!aborted.IsCancellationRequested && abandoned.IsCancellationRequested)
-                    {
-                        wait.Rearm(time.GetTimestamp()); // its activation is gone: at once to the next one
-                        resubmitted = true;
-                        continue;
-                    }
-                    catch (Exception exception) when (ClusterCall.IsClusterFailure(exception))
-                    {
-                        Log.SiloCallFailed(logger, request.RequestId, modelName, exception.GetType().Name, exception.Message);
-                    }
+                    Log.SiloStopping(logger, request.RequestId, modelName);
+                }
+                catch (OperationCanceledException) when (!aborted.IsCancellationRequested && abandoned.IsCancellationRequested && wait.GivenUp)
+                {
+                    // Nothing answered about its model for the failover timeout; if the grain lives on, it drops the request.
+                    _ = EndAsync(static (grain, id) => grain.AbandonAsync(id, CancellationToken.None), model, request.RequestId, request.RequestId);
+                    return LeaseGrant.Refused(LeaseOutcome.SiloUnavailable, time.GetElapsedTime(started), dispatcherOptions.Value.RetryAfter);
+                }
+                catch (OperationCanceledException) when (!aborted.IsCancellationRequested && abandoned.IsCancellationRequested)
+                {
+                    wait.Rearm(time.GetTimestamp()); // its activation is gone: at once to the next one
+                    resubmitted = true;
+                    continue;
+                }
+                catch (Exception exception) when (ClusterCall.IsClusterFailure(exception))
+                {
+                    Log.SiloCallFailed(logger, request.RequestId, modelName, exception.GetType().Name, exception.Message);
                 }
 
                 // Time spent waiting in a queue does not count: a call that was pending a while (it waited in a wait list,
@@ -241,13 +238,15 @@ internal sealed partial class LeaseForwarder(
     /// The call itself is not cancelled when the time is up: it still does its job when it arrives, and cancelling it
     /// would cost the model grain a look through every call it runs (see <see cref="IModelGrain.AcquireAsync"/>), for
     /// each of thousands of such calls when many clients leave at once. A failure is only logged: the activation is gone
-    /// or unreachable, and if it lives on, the holder reconciliation takes the lease or the wait back.
+    /// or unreachable, and if it lives on, the holder reconciliation takes the lease or the wait back. The call is a
+    /// static lambda with its argument: a capturing one is allocated when the method declaring what it captures starts,
+    /// so every request paid for it, a waiting one for its whole wait.
     /// </summary>
-    private async Task EndAsync(Func<Task> call, string requestId)
+    private async Task EndAsync<TArgument>(Func<IModelGrain, TArgument, Task> call, IModelGrain model, TArgument argument, string requestId)
     {
         try
         {
-            await call().WaitAsync(ReleaseTimeout, time);
+            await call(model, argument).WaitAsync(ReleaseTimeout, time);
         }
         catch (Exception exception) when (exception is OperationCanceledException || ClusterCall.IsClusterFailure(exception))
         {

@@ -34,9 +34,9 @@ internal sealed partial class LeaseRenewer(IGrainFactory grains, IOptions<Cluste
     public string HolderId { get; } = Guid.CreateVersion7().ToString("N");
 
     /// <summary>Registers a lease call about to be issued.</summary>
-    public PendingWait BeginWait(string model, string requestId)
+    public PendingWait BeginWait(string model, string requestId, CancellationToken aborted)
     {
-        var wait = new PendingWait(requestId, Interlocked.Increment(ref _sequence), time.GetTimestamp());
+        var wait = new PendingWait(requestId, Interlocked.Increment(ref _sequence), time.GetTimestamp(), aborted);
         For(model).Waiting[requestId] = wait;
         return wait;
     }

@@ -7,10 +7,14 @@ namespace Dispatcher.Frontend.Forwarding;
 /// When no renewal has reached the model grain for the failover timeout, the renewer gives the call up for good
 /// (<see cref="GiveUp"/>): the client gets 503 instead of waiting on a call nobody may ever answer. Thread-safe.
 /// </summary>
-internal sealed class PendingWait(string requestId, long sequence, long registered) : IDisposable
+/// <param name="requestId">The request waiting.</param>
+/// <param name="sequence">Its arrival order at this Frontend.</param>
+/// <param name="registered"><see cref="TimeProvider.GetTimestamp"/> when its first call was issued.</param>
+/// <param name="aborted">The client left: also ends the current call (one linked source per call, not two).</param>
+internal sealed class PendingWait(string requestId, long sequence, long registered, CancellationToken aborted) : IDisposable
 {
     private readonly Lock _gate = new();
-    private CancellationTokenSource _abandon = new();
+    private CancellationTokenSource _abandon = CancellationTokenSource.CreateLinkedTokenSource(aborted);
     private TaskCompletionSource _issued = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _disposed;
 
@@ -22,7 +26,7 @@ internal sealed class PendingWait(string requestId, long sequence, long register
     /// <summary><see cref="TimeProvider.GetTimestamp"/> when the current call was issued.</summary>
     public long Registered { get; private set; } = registered;
 
-    /// <summary>Cancelled when the current call must be given up.</summary>
+    /// <summary>Cancelled when the current call must be given up, or when the client left.</summary>
     public CancellationToken Abandoned
     {
         get
@@ -72,7 +76,7 @@ internal sealed class PendingWait(string requestId, long sequence, long register
             if (!_disposed && _abandon.IsCancellationRequested)
             {
                 _abandon.Dispose();
-                _abandon = new CancellationTokenSource();
+                _abandon = CancellationTokenSource.CreateLinkedTokenSource(aborted);
             }
 
             Registered = timestamp;
