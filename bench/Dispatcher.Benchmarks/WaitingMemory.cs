@@ -33,8 +33,8 @@ internal static class WaitingMemory
     {
         var lines = new List<string>
         {
-            "| layout | waiting requests | process | resident memory | growth | per waiting request | all clients gone: queue empty after | resident memory then | live managed heap: before -> all gone -> all gone again -> then idle (for) |",
-            "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| layout | waiting requests | process | resident memory | growth | per waiting request | all clients gone: queue empty after | resident memory then | live managed heap: before -> all gone -> all gone again -> then idle (for) | resident memory after idle |",
+            "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         };
         foreach (var clustered in layouts)
         {
@@ -164,13 +164,14 @@ internal static class WaitingMemory
             }
         }
 
+        long[] rested = [.. measured.Select(p => Processes.ResidentBytes(p.Process))];
         var (before, after, left) = (samples[0], samples[1], samples[2]);
         var layout = clustered ? "cluster" : "embedded";
         return [.. measured.Select((p, i) =>
         {
             var growth = after[i] - before[i];
             return string.Create(CultureInfo.InvariantCulture,
-                $"| {layout} | {reached:N0} | {p.Name} | {after[i] / 1048576.0:0} MiB | {growth / 1048576.0:0} MiB | {(reached == 0 ? "-" : $"{(double)growth / reached / 1024:0.0} KiB")} | {emptied.TotalSeconds:0.0} s | {left[i] / 1048576.0:0} MiB | {heaps[0][i] / 1048576.0:0.0} -> {heaps[1][i] / 1048576.0:0.0} -> {heaps[2][i] / 1048576.0:0.0} -> {heaps[^1][i] / 1048576.0:0.0} MiB ({idle.Elapsed.TotalSeconds:0} s) |");
+                $"| {layout} | {reached:N0} | {p.Name} | {after[i] / 1048576.0:0} MiB | {growth / 1048576.0:0} MiB | {(reached == 0 ? "-" : $"{(double)growth / reached / 1024:0.0} KiB")} | {emptied.TotalSeconds:0.0} s | {left[i] / 1048576.0:0} MiB | {heaps[0][i] / 1048576.0:0.0} -> {heaps[1][i] / 1048576.0:0.0} -> {heaps[2][i] / 1048576.0:0.0} -> {heaps[^1][i] / 1048576.0:0.0} MiB ({idle.Elapsed.TotalSeconds:0} s) | {rested[i] / 1048576.0:0} MiB |");
         })];
     }
 
