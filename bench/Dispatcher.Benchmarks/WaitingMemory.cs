@@ -114,6 +114,13 @@ internal static class WaitingMemory
             heaps.Add(await Task.WhenAll(measured.Select(p => ManagedHeapAsync(probe, p.Metrics))));
         }
 
+        async Task AllGoneAsync(HttpClient clients)
+        {
+            clients.Dispose(); // every client gone: their connections close too
+            await Task.Delay(2000);
+            await CollectedHeapsAsync();
+        }
+
         // Warm up the same paths, then settle before the baseline.
         var http = Client();
         await RoundAsync(http, probe, 100, measure: null);
@@ -122,13 +129,15 @@ internal static class WaitingMemory
         {
             if (samples.Count == 2)
             {
-                http.Dispose(); // every client gone: their connections close too
+                await AllGoneAsync(http);
             }
-
-            await Task.Delay(2000);
-            if (samples.Count != 1)
+            else
             {
-                await CollectedHeapsAsync();
+                await Task.Delay(2000);
+                if (samples.Count == 0)
+                {
+                    await CollectedHeapsAsync(); // the baseline
+                }
             }
 
             samples.Add([.. measured.Select(p => Processes.ResidentBytes(p.Process))]);
@@ -141,9 +150,7 @@ internal static class WaitingMemory
         {
             if (++calls == 3)
             {
-                http.Dispose();
-                await Task.Delay(2000);
-                await CollectedHeapsAsync();
+                await AllGoneAsync(http);
             }
         });
 

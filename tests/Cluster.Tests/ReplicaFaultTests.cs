@@ -52,7 +52,7 @@ public sealed class ReplicaFaultTests
         var unexpected = outcomes.Where(o => o is not ("ok" or "stalled" or "cut" or "upstream_failed")).ToList();
         Assert.True(unexpected.Count == 0, $"{unexpected.Count} unexpected answers: {string.Join(" | ", unexpected.Take(5))}{Environment.NewLine}{fleet.Logs()}");
         var summary = string.Join(", ", counts.Select(c => $"{c.Key} {c.Value}"));
-        Assert.True(counts.GetValueOrDefault("stalled") == 2, $"the two streams the replica stalled must end by the watchdog: {summary}");
+        Assert.True(counts.GetValueOrDefault("stalled") == 2, $"the two streams the replica stalled must end by the watchdog: {summary}{Environment.NewLine}{fleet.Logs()}");
         // At most the killed replica's four leases: cut mid-stream, or answered 502 when it died before its first byte.
         Assert.True(counts.GetValueOrDefault("cut") + counts.GetValueOrDefault("upstream_failed") <= 4, summary);
         Assert.True(counts.GetValueOrDefault("ok") > 20, $"hardly anything served: {summary}");

@@ -22,31 +22,14 @@ internal sealed partial class BearerTokenFilter(
 
     public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext invocation, EndpointFilterDelegate next)
     {
-        // The common case, a token whose policy this Frontend has cached, goes on without a state machine of this filter:
-        // one awaiting the endpoint would stay alive for the whole request, waiting in a queue included.
-        var context = invocation.HttpContext;
-        if (limiter.Blocked(context.Connection.RemoteIpAddress) is null
-            && TryGetSecret(context.Request.Headers.Authorization, out var secret)
-            && policies.Find(TokenHash.Compute(secret)) is { } known)
-        {
-            context.Features.Set(known);
-            return next(invocation);
-        }
-
-        return AuthenticateAsync(invocation, next);
-    }
-
-    private async ValueTask<object?> AuthenticateAsync(EndpointFilterInvocationContext invocation, EndpointFilterDelegate next)
-    {
         var context = invocation.HttpContext;
         var address = context.Connection.RemoteIpAddress;
         if (limiter.Blocked(address) is { } wait)
         {
             Log.Throttled(logger, address?.ToString() ?? "unknown");
             metrics.AuthFailure("throttled");
-            await OpenAiErrorWriter.WriteAsync(context, DispatcherError.TooManyFailedAttempts,
+            return RefuseAsync(context, DispatcherError.TooManyFailedAttempts,
                 "Too many failed authentications from this address; try again later.", retryAfter: wait);
-            return Results.Empty;
         }
 
         if (!TryGetSecret(context.Request.Headers.Authorization, out var secret))
@@ -54,26 +37,33 @@ internal sealed partial class BearerTokenFilter(
             limiter.Failed(address);
             Log.TokenRejected(logger, "missing or malformed Authorization header");
             metrics.AuthFailure("missing");
-            await OpenAiErrorWriter.WriteAsync(context, DispatcherError.MissingToken,
+            return RefuseAsync(context, DispatcherError.MissingToken,
                 "You didn't provide an API key. Send it in the Authorization header as 'Bearer YOUR_KEY'.");
-            return Results.Empty;
         }
 
         var tokenId = TokenHash.Compute(secret);
         if (policies.Find(tokenId) is { } known)
         {
+            // The common case goes on without a state machine of this filter: one awaiting the endpoint would stay alive
+            // for the whole request, waiting in a queue included.
             context.Features.Set(known);
-            return await next(invocation);
+            return next(invocation);
         }
 
+        return LookUpAsync(invocation, next, tokenId);
+    }
+
+    /// <summary>Asks the token's grain for the policy this Frontend has not cached, then goes on or refuses.</summary>
+    private async ValueTask<object?> LookUpAsync(EndpointFilterInvocationContext invocation, EndpointFilterDelegate next, string tokenId)
+    {
+        var context = invocation.HttpContext;
         var token = grains.GetGrainByKey<ITokenGrain>(tokenId);
         var lookup = await cluster.TryAsync(token.GetPolicyAsync, context.RequestAborted);
         if (lookup is null)
         {
             metrics.AuthFailure("dispatcher_unavailable");
-            await OpenAiErrorWriter.WriteAsync(context, DispatcherError.SiloUnavailable,
+            return await RefuseAsync(context, DispatcherError.SiloUnavailable,
                 "The dispatcher cannot reach its scheduler right now (a node is being replaced). Retry shortly.", retryAfter: TimeSpan.FromSeconds(2));
-            return Results.Empty;
         }
 
         switch (lookup.Status)
@@ -85,16 +75,21 @@ internal sealed partial class BearerTokenFilter(
                 return await next(invocation);
             case TokenLookupStatus.StoreUnavailable:
                 metrics.AuthFailure("store_unavailable");
-                await OpenAiErrorWriter.WriteAsync(context, DispatcherError.TokenStoreUnavailable,
+                return await RefuseAsync(context, DispatcherError.TokenStoreUnavailable,
                     "The token store cannot be reached right now; try again shortly.", retryAfter: TimeSpan.FromSeconds(5));
-                return Results.Empty;
             default:
                 Log.TokenRejected(logger, "unknown token");
-                limiter.Failed(address);
+                limiter.Failed(context.Connection.RemoteIpAddress);
                 metrics.AuthFailure("unknown");
-                await OpenAiErrorWriter.WriteAsync(context, DispatcherError.UnknownToken, "Incorrect API key provided.");
-                return Results.Empty;
+                return await RefuseAsync(context, DispatcherError.UnknownToken, "Incorrect API key provided.");
         }
+    }
+
+    /// <summary>Writes the refusal; the filter's result is then <see cref="Results.Empty"/> (see the class summary).</summary>
+    private static async ValueTask<object?> RefuseAsync(HttpContext context, DispatcherError error, string message, TimeSpan? retryAfter = null)
+    {
+        await OpenAiErrorWriter.WriteAsync(context, error, message, retryAfter: retryAfter);
+        return Results.Empty;
     }
 
     private static bool TryGetSecret(StringValues header, out ReadOnlySpan<char> secret)
