@@ -11,8 +11,8 @@ namespace Dispatcher.Benchmarks;
 
 /// <summary>
 /// The cost of the hop: the same streamed load against (a) an emulated replica directly, (b) nginx round-robin in
-/// front of two replicas, (c) the dispatcher in front of the same two, (d) the same dispatcher with its grains in a
-/// silo process. The replicas answer at once (one token, no generation delay), so what is measured is the proxies.
+/// front of two replicas, (c) Kestrel and YARP alone in front of the same two (<see cref="BareProxy"/>: the floor the
+/// dispatcher is built on), (d) the dispatcher, (e) the same dispatcher with its grains in a silo process. The replicas answer at once (one token, no generation delay), so what is measured is the proxies.
 /// Each is its own process on this 2-core machine, shared with the load: besides latency and throughput, each row says
 /// what one request cost the proxy's own processes in processor time (from /proc, nginx's workers included) and, for the
 /// dispatcher, in bytes allocated (from its /metrics), which move far less than timings on a busy machine.
@@ -21,6 +21,7 @@ internal static class Overhead
 {
     public const string Token = "bench-token-0000000000000001";
     private const string RemoteTarget = "Dispatcher, client of a silo";
+    private const string BareTarget = "Kestrel + YARP alone";
 
     public static async Task<string> RunAsync(TimeSpan perPoint, int[] concurrencies)
     {
@@ -30,6 +31,7 @@ internal static class Overhead
         var first = await processes.EmulatorAsync(instant);
         var second = await processes.EmulatorAsync(instant);
         var nginx = await processes.NginxAsync([first, second]);
+        var bare = await processes.BareProxyAsync([first, second]);
         string[] model = ["--Dispatcher:Models:0:Name=bench-model", $"--Dispatcher:Models:0:Backends:0={first}", $"--Dispatcher:Models:0:Backends:1={second}",
             "--Dispatcher:Capacity:UseMetrics=false", "--Dispatcher:MaxConcurrentLeasesPerBackend=100000"];
         var (dispatcher, _) = await processes.DispatcherAsync(
@@ -53,6 +55,7 @@ internal static class Overhead
         {
             new("emulator directly", first, [processes.At(first)], []),
             new("nginx round-robin", nginx, [processes.At(nginx)], []),
+            new(BareTarget, bare, [processes.At(bare)], []),
             new("Dispatcher", dispatcher, [processes.At(dispatcher)], [new Uri(dispatcher, "/metrics")]),
             new(RemoteTarget, remote, [remoteProcess, silo], [new Uri(remote, "/metrics"), new Uri(siloManagement, "/metrics")]),
         };
@@ -101,9 +104,9 @@ internal static class Overhead
             var rps = group.ToDictionary(r => r.Target, r => r.Result.RequestsPerSecond);
             var cpu = group.ToDictionary(r => r.Target, r => r.CpuPerRequest * 1e6);
             text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"- concurrency {group.Key}: Dispatcher {rps["Dispatcher"]:0} req/s = {rps["Dispatcher"] / rps["nginx round-robin"]:0.00}x nginx, {rps["Dispatcher"] / rps["emulator directly"]:0.00}x the replica alone; " +
+                $"- concurrency {group.Key}: Dispatcher {rps["Dispatcher"]:0} req/s = {rps["Dispatcher"] / rps["nginx round-robin"]:0.00}x nginx, {rps["Dispatcher"] / rps[BareTarget]:0.00}x Kestrel + YARP alone ({rps[BareTarget] / rps["nginx round-robin"]:0.00}x nginx), {rps["Dispatcher"] / rps["emulator directly"]:0.00}x the replica alone; " +
                 $"as a client of a silo process {rps[RemoteTarget]:0} req/s = {rps[RemoteTarget] / rps["Dispatcher"]:0.00}x the embedded silo; " +
-                $"processor per request {cpu["Dispatcher"]:0} µs embedded, {cpu[RemoteTarget]:0} µs as client and silo, {cpu["nginx round-robin"]:0} µs nginx."));
+                $"processor per request {cpu["Dispatcher"]:0} µs embedded, {cpu[RemoteTarget]:0} µs as client and silo, {cpu[BareTarget]:0} µs Kestrel + YARP alone, {cpu["nginx round-robin"]:0} µs nginx."));
         }
 
         return text.ToString();

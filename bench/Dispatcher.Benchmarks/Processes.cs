@@ -107,6 +107,14 @@ internal sealed class Processes : IAsyncDisposable
         return await StartAsync("/usr/sbin/nginx", ["-c", file, "-p", directory], port, "/health");
     }
 
+    /// <summary>Kestrel and YARP alone, round-robin over <paramref name="replicas"/> (<see cref="BareProxy"/>).</summary>
+    public Task<Uri> BareProxyAsync(IReadOnlyList<Uri> replicas)
+    {
+        var port = FreePort();
+        return StartAsync(Path.Combine(AppContext.BaseDirectory, "Dispatcher.Benchmarks"),
+            ["bare-proxy", $"http://127.0.0.1:{port}", .. replicas.Select(r => r.ToString())], port, "/health");
+    }
+
     /// <summary>The process serving <paramref name="address"/>, as one of the methods above returned it.</summary>
     public Process At(Uri address) => _byAddress[address];
 

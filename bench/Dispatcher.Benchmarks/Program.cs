@@ -33,6 +33,9 @@ switch (args.FirstOrDefault())
     case "profile-allocations":
         Console.Write(RequestProfile.AllocationsByStage(args[1]));
         break;
+    case "bare-proxy":
+        await BareProxy.RunAsync(args[1], args[2..]); // started by the overhead benchmark
+        break;
     case "memory":
         Console.Write(await MemoryPerWaiter.MeasureAsync([10_000, 100_000]));
         break;
