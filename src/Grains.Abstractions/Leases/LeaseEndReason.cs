@@ -24,4 +24,10 @@ public enum LeaseEndReason
     /// back after the holder expiry.
     /// </summary>
     HolderLost,
+
+    /// <summary>
+    /// Granted at once, then refused by its token's grain (revoked, over its threshold) or sent back because its silo
+    /// stops, before the grant was answered: never used. Only the model grain ends a lease so.
+    /// </summary>
+    Unused,
 }

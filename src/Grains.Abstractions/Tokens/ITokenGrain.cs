@@ -1,4 +1,5 @@
 using Dispatcher.Grains.Abstractions.Leases;
+using Orleans.Concurrency;
 
 namespace Dispatcher.Grains.Abstractions.Tokens;
 
@@ -26,6 +27,15 @@ public interface ITokenGrain : IGrainWithStringKey
     Task<WaitAdmission> TryEnterWaitingAsync(string requestId, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Request <paramref name="requestId"/> was granted by <paramref name="model"/> at once, as <paramref name="leaseId"/>
+    /// (nobody waited there and a replica had room): admitted as <see cref="TryEnterWaitingAsync"/> would and, when
+    /// admitted, counted in flight at once, as <see cref="LeaveWaitingAsync"/> with its lease would. One call instead of
+    /// those two; a refused request's lease is given back unused by its model grain.
+    /// </summary>
+    [Alias("TryStart")]
+    Task<WaitAdmission> TryStartAsync(string model, string requestId, string leaseId, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Takes one of the token's <see cref="TokenPolicy.MaxInFlight"/> slots for waiting request
     /// <paramref name="requestId"/> of <paramref name="model"/>, which may then be granted (the slot becomes its lease's
     /// in <see cref="LeaveWaitingAsync"/>, or is given back there when it leaves without one). False when every slot is
@@ -38,17 +48,21 @@ public interface ITokenGrain : IGrainWithStringKey
 
     /// <summary>
     /// Request <paramref name="requestId"/> left <paramref name="model"/>'s wait list: granted as
-    /// <paramref name="leaseId"/> (it is now in flight) or, when null, abandoned.
+    /// <paramref name="leaseId"/> (it is now in flight) or, when null, abandoned. One-way: its caller has nothing to wait
+    /// for, and a count lost on the way heals by itself (a wait is dropped after the longest queue timeout).
     /// </summary>
-    [Alias("LeaveWaiting")]
+    [Alias("LeaveWaiting"), OneWay]
     Task LeaveWaitingAsync(string model, string requestId, string? leaseId, CancellationToken cancellationToken);
 
     /// <summary>Counts a running lease of <paramref name="model"/> granted elsewhere and adopted there. Idempotent.</summary>
     [Alias("AdoptInFlight")]
     Task AdoptInFlightAsync(string model, string leaseId, CancellationToken cancellationToken);
 
-    /// <summary>An in-flight request ended. Releasing an unknown lease does nothing.</summary>
-    [Alias("Release")]
+    /// <summary>
+    /// An in-flight request ended. Releasing an unknown lease does nothing. One-way: its caller has nothing to wait for,
+    /// and a release lost on the way heals by itself (the grain asks the models which of its leases they still hold).
+    /// </summary>
+    [Alias("Release"), OneWay]
     Task ReleaseAsync(string leaseId, LeaseUsage? usage, CancellationToken cancellationToken);
 
     /// <summary>Drops the cached policy: the token changed or was revoked in the store.</summary>

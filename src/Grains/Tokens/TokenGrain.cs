@@ -106,6 +106,17 @@ internal sealed class TokenGrain(ITokenStore store, IOptions<DispatcherOptions> 
         return WaitAdmission.Admitted;
     }
 
+    public async Task<WaitAdmission> TryStartAsync(string model, string requestId, string leaseId, CancellationToken cancellationToken)
+    {
+        var admission = await TryEnterWaitingAsync(requestId, cancellationToken);
+        if (admission == WaitAdmission.Admitted)
+        {
+            await LeaveWaitingAsync(model, requestId, leaseId, cancellationToken);
+        }
+
+        return admission;
+    }
+
     public async Task<bool> TryTakeSlotAsync(string model, string requestId, CancellationToken cancellationToken)
     {
         var limit = (await GetPolicyAsync(cancellationToken)).Policy?.MaxInFlight;

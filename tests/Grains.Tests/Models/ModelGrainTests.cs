@@ -18,7 +18,7 @@ public sealed class ModelGrainTests
         Assert.NotNull(grant.LeaseId);
         var snapshot = await host.SnapshotAsync();
         Assert.Equal(1, snapshot.InFlight);
-        await host.AssertCountersAsync("low", inFlight: 1);
+        await host.AssertCountersAsync("low", waiting: 0, inFlight: 1);
 
         await host.ReleaseAsync(grant);
         await host.AssertNothingHeldAsync();

@@ -1,6 +1,7 @@
 using Dispatcher.Grains.Abstractions.Leases;
 using Dispatcher.Grains.Abstractions.Tokens;
 using Dispatcher.Grains.Tokens;
+using Dispatcher.Testing;
 
 namespace Dispatcher.Grains.Tests.Tokens;
 
@@ -19,11 +20,19 @@ public sealed class TokenGrainTests
 
         public Dictionary<string, TokenPolicy> Tokens { get; } = new() { [Known] = Policy };
 
-        public Task<TokenLookup> FindAsync(string tokenId, CancellationToken cancellationToken)
+        /// <summary>When set, lookups wait for it (the store is slow).</summary>
+        public TaskCompletionSource? Gate { get; set; }
+
+        public async Task<TokenLookup> FindAsync(string tokenId, CancellationToken cancellationToken)
         {
             Interlocked.Increment(ref Calls);
-            return Task.FromResult(Down ? TokenLookup.StoreUnavailable
-                : Tokens.TryGetValue(tokenId, out var policy) ? TokenLookup.Found(policy) : TokenLookup.Unknown);
+            if (Gate is { } gate)
+            {
+                await gate.Task;
+            }
+
+            return Down ? TokenLookup.StoreUnavailable
+                : Tokens.TryGetValue(tokenId, out var policy) ? TokenLookup.Found(policy) : TokenLookup.Unknown;
         }
     }
 
@@ -111,6 +120,27 @@ public sealed class TokenGrainTests
         Assert.Equal(LeaseOutcome.TokenRejected, after.Outcome);
         Assert.Null(after.LeaseId);
         await host.AssertNothingHeldAsync();
+    }
+
+    [Fact]
+    public async Task Acquire_GrantedAtOnceAndAbandonedBeforeItsTokenAnswered_CancelledAndNothingHeld()
+    {
+        // Nobody waits and the replica is free: the lease is granted first, then the token's grain (here slow, its
+        // store not answering yet) admits the request and counts the lease. The client leaves in between.
+        var store = new ScriptedStore { Gate = new TaskCompletionSource() };
+        await using var host = await GrainTestHost.StartAsync(tokenStore: store);
+        var request = new LeaseRequest("req-left", Known, Policy.Priority, null);
+        var acquiring = host.ModelGrain.AcquireAsync(request, CancellationToken.None);
+        await Eventually.TrueAsync(async () => store.Calls == 1 && (await host.SnapshotAsync()).InFlight == 1, () => "the lease was not granted before the token answered");
+
+        var abandoning = host.ModelGrain.AbandonAsync(request.RequestId, CancellationToken.None);
+        await Eventually.TrueAsync(async () => (await host.SnapshotAsync()).InFlight == 0, () => "the abandon did not give the lease back");
+        store.Gate.SetResult();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => acquiring);
+        await abandoning;
+        await host.AssertNothingHeldAsync();
+        Assert.Equal(0, (await host.Grains.GetGrain<ITokenGrain>(Known).GetCountersAsync(CancellationToken.None)).InFlight);
     }
 
     [Fact]
