@@ -12,8 +12,9 @@ namespace Dispatcher.Frontend.Forwarding;
 /// Keeps this Frontend's leases and waiting lease calls alive at their model grains: about every second, one
 /// <see cref="IModelGrain.RenewAsync"/> per model lists them all. A model grain drops what a silent holder holds
 /// (so a crashed Frontend frees its capacity within the holder expiry), adopts leases it does not know (its activation
-/// is new: the previous one's silo died) and names the waiting calls it does not know: those are stuck at an activation
-/// that is gone, so they are abandoned and submitted again, in their original order. A waiting call that has seen no
+/// is new: the previous one's silo died) and names the waiting calls it does not know: those issued before it began are
+/// stuck at an activation that is gone, so they are abandoned and submitted again, in their original order (those
+/// issued after are still on their way; see <see cref="IsStuck"/>). A waiting call that has seen no
 /// renewal answered by its model for <see cref="ClusterOptions.FailoverTimeout"/>, when the cluster then refuses a
 /// renewal, is given up (the client gets 503): an Orleans client's call to a silo that died may otherwise stay pending
 /// for its whole response timeout. A renewal answered late still counts, and one that is only slow gives nothing up
@@ -135,7 +136,8 @@ internal sealed partial class LeaseRenewer(IGrainFactory grains, IOptions<Cluste
             holdings.Leases.TryRemove(leaseId, out _);
         }
 
-        var stuck = result.UnknownWaiting.Select(id => holdings.Waiting.GetValueOrDefault(id)).OfType<PendingWait>().OrderBy(w => w.Sequence).ToList();
+        var stuck = result.UnknownWaiting.Select(id => holdings.Waiting.GetValueOrDefault(id)).OfType<PendingWait>()
+            .Where(w => IsStuck(w, result.ActivationAge)).OrderBy(w => w.Sequence).ToList();
         if (stuck.Count > 0)
         {
             Log.Resubmitting(logger, stuck.Count, model, string.Join(",", stuck.Take(10).Select(w => w.RequestId)));
@@ -152,6 +154,24 @@ internal sealed partial class LeaseRenewer(IGrainFactory grains, IOptions<Cluste
                 // It is slow to come back; the rest must not wait for it.
             }
         }
+    }
+
+    /// <summary>
+    /// Whether a call its model's activation does not know is stuck at one that is gone. One issued before the answering
+    /// activation began may be (its age is measured now, when the answer is here, so the activation seems younger than it
+    /// is, never older: a call judged issued after it really was). One issued after cannot be: it is still on its way,
+    /// which in a burst of thousands of requests takes seconds, and submitting it again would only queue a second copy
+    /// behind the first, over and over. Still, one left unknown for the failover timeout is taken as stuck.
+    /// </summary>
+    private bool IsStuck(PendingWait wait, TimeSpan activationAge)
+    {
+        if (time.GetElapsedTime(wait.Registered) >= activationAge)
+        {
+            return true;
+        }
+
+        wait.UnknownSince ??= time.GetTimestamp();
+        return time.GetElapsedTime(wait.UnknownSince.Value) >= cluster.Value.FailoverTimeout;
     }
 
     /// <summary>Gives up the waiting calls that saw no renewal of their model answered for the failover timeout.</summary>

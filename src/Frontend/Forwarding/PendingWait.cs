@@ -38,6 +38,12 @@ internal sealed class PendingWait(string requestId, long sequence, long register
         }
     }
 
+    /// <summary>
+    /// <see cref="TimeProvider.GetTimestamp"/> when a renewal first found the current call unknown to its model's
+    /// activation although it was issued after that activation began (still on its way); null otherwise.
+    /// </summary>
+    public long? UnknownSince { get; set; }
+
     /// <summary>Gives up the current call; completes when the request was submitted again (or the caller left).</summary>
     public Task AbandonAsync()
     {
@@ -80,6 +86,7 @@ internal sealed class PendingWait(string requestId, long sequence, long register
             }
 
             Registered = timestamp;
+            UnknownSince = null;
         }
     }
 

@@ -91,6 +91,9 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     private int _rotation;
     private int _sweeps;
 
+    /// <summary><see cref="TimeProvider.GetTimestamp"/> when this activation began (renewals tell its age).</summary>
+    private long _activated;
+
     public ModelGrain(
         IOptions<DispatcherOptions> options,
         GrainsMetrics metrics,
@@ -115,6 +118,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _model = this.GetPrimaryKeyString();
+        _activated = _time.GetTimestamp();
         var model = _options.FindModel(_model);
         _queueTimeout = model?.QueueTimeout ?? _options.QueueTimeout;
         _admission = new AdmissionPolicy(_options.Capacity, model?.MinTokensPerSecond ?? _options.Capacity.MinTokensPerSecond);
@@ -445,7 +449,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain
             await ReleaseAsync(new LeaseRelease(lease.LeaseId, LeaseEndReason.HolderLost, null, null), CancellationToken.None);
         }
 
-        return new RenewalResult(unknown ?? [], refused ?? []);
+        return new RenewalResult(unknown ?? [], refused ?? [], _time.GetElapsedTime(_activated));
     }
 
     public Task<IReadOnlyList<string>> FindLeasesAsync(IReadOnlyList<string> leaseIds, CancellationToken cancellationToken) =>

@@ -53,9 +53,11 @@ public sealed class ModelGrainRenewalTests
         var foreign = adopted with { LeaseId = "lease-elsewhere", Backend = new Uri("http://10.9.9.9:8000") };
 
         var result = await host.ModelGrain.RenewAsync(new LeaseRenewal(Holder, [adopted, foreign], ["req-lost"]), CancellationToken.None);
+        host.Time.Advance(TimeSpan.FromSeconds(2));
         var again = await host.ModelGrain.RenewAsync(new LeaseRenewal(Holder, [adopted], []), CancellationToken.None);
 
         Assert.Equal(["req-lost"], result.UnknownWaiting);
+        Assert.InRange(again.ActivationAge - result.ActivationAge, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(3)); // the Frontend tells stuck calls by it
         Assert.Equal(["lease-elsewhere"], result.RefusedLeases);
         Assert.Empty(again.RefusedLeases);
         var snapshot = await host.SnapshotAsync();
