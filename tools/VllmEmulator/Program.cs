@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Dispatcher.VllmEmulator;
 
 /// <summary>
@@ -14,13 +16,18 @@ public static class Program
         var url = configuration["urls"] ?? "http://127.0.0.1:8000";
         await using var server = await EmulatorServer.StartAsync(options, url);
         Console.WriteLine($"vLLM emulator serving '{options.ModelName}' at {server.BaseAddress}");
+        // Its web host handles these signals too and cancels the runtime's own exit on SIGTERM, so ProcessExit never came
+        // and a replica told to stop (`kill`, as bench/profile.sh does) stopped serving but never exited.
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Console.CancelKeyPress += (_, e) =>
-        {
-            e.Cancel = true;
-            stop.TrySetResult();
-        };
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.TrySetResult();
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        using var quit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, Stop);
         await stop.Task;
+
+        void Stop(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stop.TrySetResult();
+        }
     }
 }
