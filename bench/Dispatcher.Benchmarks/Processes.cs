@@ -214,6 +214,22 @@ internal sealed class Processes : IAsyncDisposable
         }
     }
 
+    private static async Task CopyAsync(StreamReader output, string? file)
+    {
+        if (file is null)
+        {
+            await output.ReadToEndAsync();
+            return;
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        await using var writer = new StreamWriter(file, append: true) { AutoFlush = true };
+        while (await output.ReadLineAsync() is { } line)
+        {
+            await writer.WriteLineAsync(line);
+        }
+    }
+
     private async Task<Uri> StartAsync(string program, string[] arguments, int port, string readyPath)
     {
         var start = new ProcessStartInfo(program) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
@@ -224,8 +240,11 @@ internal sealed class Processes : IAsyncDisposable
 
         var process = Process.Start(start) ?? throw new InvalidOperationException($"{program} did not start");
         _started.Add(process);
-        _ = process.StandardOutput.ReadToEndAsync();
-        _ = process.StandardError.ReadToEndAsync();
+        // Its output is read (a full pipe would block it) and kept only when DISPATCHER_BENCH_LOGS names a folder.
+        var logs = Environment.GetEnvironmentVariable("DISPATCHER_BENCH_LOGS");
+        var log = string.IsNullOrEmpty(logs) ? null : Path.Combine(logs, $"{Path.GetFileName(program)}-{port}.log");
+        _ = CopyAsync(process.StandardOutput, log);
+        _ = CopyAsync(process.StandardError, log is null ? null : log + ".err");
         var address = new Uri($"http://127.0.0.1:{port}");
         _byAddress[address] = process;
         using var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(2) };
