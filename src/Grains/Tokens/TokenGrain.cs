@@ -5,6 +5,7 @@ using Dispatcher.Grains.Abstractions.Models;
 using Dispatcher.Grains.Abstractions.Tokens;
 using Dispatcher.Grains.Telemetry;
 using Microsoft.Extensions.Options;
+using Orleans.Concurrency;
 
 namespace Dispatcher.Grains.Tokens;
 
@@ -19,8 +20,12 @@ namespace Dispatcher.Grains.Tokens;
 /// asks each model which of its leases it still holds. The token's in-flight limit is kept here for the whole cluster:
 /// a waiting request takes a slot before its model grain grants it (<see cref="TryTakeSlotAsync"/>), the slot becomes
 /// its lease, and a model refused a slot is told when one frees. Stays active while any of its requests waits or runs
-/// (<see cref="Grain.DelayDeactivation"/>), so the counters are not lost to idle collection.
+/// (<see cref="Grain.DelayDeactivation"/>), so the counters are not lost to idle collection. Reentrant: every method
+/// but the store lookup (shared, <see cref="GetPolicyAsync"/>) changes its counts in one synchronous stretch, and a
+/// non-reentrant grain's queue costs Orleans a look through every queued call per call taken: a burst of 100,000
+/// requests of one token queued 659,174 admissions there, which passed the 30 s response timeout and were sent again.
 /// </summary>
+[Reentrant]
 internal sealed class TokenGrain(ITokenStore store, IOptions<DispatcherOptions> options, GrainsMetrics metrics, TimeProvider time)
     : Grain, ITokenGrain
 {
@@ -41,37 +46,45 @@ internal sealed class TokenGrain(ITokenStore store, IOptions<DispatcherOptions> 
     private int _slotsTakenByWaits;
     private TokenLookup? _lookup;
     private DateTimeOffset _fetchedAt;
+
+    /// <summary>The store lookup on its way, shared by every call that needs it meanwhile.</summary>
+    private Task<TokenLookup>? _fetching;
+
+    /// <summary>Counts invalidations: a lookup started before one is not cached.</summary>
+    private long _generation;
     private DateTimeOffset _nextStaleSweep;
     private long _completed;
     private long _completionTokens;
 
-    public async Task<TokenLookup> GetPolicyAsync(CancellationToken cancellationToken)
+    public Task<TokenLookup> GetPolicyAsync(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         if (_lookup is not null && now - _fetchedAt < (_lookup.Status == TokenLookupStatus.Found ? _cache.CacheTtl : _cache.UnknownCacheTtl))
         {
             metrics.TokenLookup("cached");
-            return _lookup;
+            return Task.FromResult(_lookup);
         }
 
-        var fresh = await store.FindAsync(this.GetPrimaryKeyString(), cancellationToken);
-        if (fresh.Status == TokenLookupStatus.StoreUnavailable)
+        // One lookup in the store at a time: the calls that need it meanwhile (a burst of the token's requests) share it.
+        if (_fetching is { } fetching)
         {
-            // A token that worked keeps working through an outage; one never seen cannot be vouched for.
-            var stale = _lookup is { Status: TokenLookupStatus.Found };
-            metrics.TokenLookup(stale ? "stale" : "unavailable");
-            return stale ? _lookup! : fresh;
+            return fetching;
         }
 
-        metrics.TokenLookup(fresh.Status == TokenLookupStatus.Found ? "found" : "unknown");
-        _lookup = fresh;
-        _fetchedAt = now;
-        return fresh;
+        var fetch = FetchAsync(_generation, now);
+        if (!fetch.IsCompleted)
+        {
+            _fetching = fetch; // it clears itself when it ends
+        }
+
+        return fetch;
     }
 
     public Task InvalidateAsync(CancellationToken cancellationToken)
     {
         _lookup = null;
+        _fetching = null; // a lookup on its way may have read the token before the change: it is not kept
+        _generation++;
         return Task.CompletedTask;
     }
 
@@ -190,6 +203,43 @@ internal sealed class TokenGrain(ITokenStore store, IOptions<DispatcherOptions> 
     {
         DropStaleWaits();
         return Task.FromResult(new TokenCounters(_waiting.Count, _inFlight.Count, _completed, _completionTokens));
+    }
+
+    /// <summary>
+    /// Reads the token from the store. Not cancelled with the call that started it: other calls may share it. Its answer
+    /// is cached unless the token was invalidated meanwhile (<paramref name="generation"/> passed).
+    /// </summary>
+    private async Task<TokenLookup> FetchAsync(long generation, DateTimeOffset now)
+    {
+        TokenLookup fresh;
+        try
+        {
+            fresh = await store.FindAsync(this.GetPrimaryKeyString(), CancellationToken.None);
+        }
+        finally
+        {
+            if (generation == _generation)
+            {
+                _fetching = null;
+            }
+        }
+
+        if (fresh.Status == TokenLookupStatus.StoreUnavailable)
+        {
+            // A token that worked keeps working through an outage; one never seen cannot be vouched for.
+            var stale = _lookup is { Status: TokenLookupStatus.Found };
+            metrics.TokenLookup(stale ? "stale" : "unavailable");
+            return stale ? _lookup! : fresh;
+        }
+
+        metrics.TokenLookup(fresh.Status == TokenLookupStatus.Found ? "found" : "unknown");
+        if (generation == _generation)
+        {
+            _lookup = fresh;
+            _fetchedAt = now;
+        }
+
+        return fresh;
     }
 
     /// <summary>

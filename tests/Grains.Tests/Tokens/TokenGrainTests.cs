@@ -103,6 +103,39 @@ public sealed class TokenGrainTests
     }
 
     [Fact]
+    public async Task GetPolicy_ManyAtOnceWhileTheStoreIsSlow_OneLookupShared()
+    {
+        var store = new ScriptedStore { Gate = new TaskCompletionSource() };
+        await using var host = await GrainTestHost.StartAsync(tokenStore: store);
+
+        var lookups = Enumerable.Range(0, 20).Select(_ => LookupAsync(host, Known)).ToList();
+        await Eventually.TrueAsync(() => Task.FromResult(store.Calls == 1), () => "the store was not asked");
+        store.Gate.SetResult();
+
+        Assert.All(await Task.WhenAll(lookups), lookup => Assert.Equal(TokenLookup.Found(Policy), lookup));
+        Assert.Equal(1, store.Calls);
+    }
+
+    [Fact]
+    public async Task Invalidate_WhileALookupIsOnItsWay_ThatLookupIsNotCached()
+    {
+        var store = new ScriptedStore { Gate = new TaskCompletionSource() };
+        await using var host = await GrainTestHost.StartAsync(tokenStore: store, configure: o => o.TokenStore.CacheTtl = TimeSpan.FromHours(1));
+        var before = LookupAsync(host, Known);
+        await Eventually.TrueAsync(() => Task.FromResult(store.Calls == 1), () => "the store was not asked");
+
+        store.Tokens.Remove(Known); // revoked while the lookup read it
+        await host.Grains.GetGrain<ITokenGrain>(Known).InvalidateAsync(CancellationToken.None);
+        var gate = store.Gate;
+        store.Gate = null;
+        gate.SetResult();
+
+        await before;
+        Assert.Equal(TokenLookup.Unknown, await LookupAsync(host, Known));
+        Assert.Equal(2, store.Calls);
+    }
+
+    [Fact]
     public async Task Acquire_TokenRevokedAfterAuthentication_RefusedAsRejectedNotAsOverThreshold()
     {
         // A remote Frontend authenticates from its own short cache, so a revoked token can still reach the queue.
