@@ -57,8 +57,7 @@ internal sealed partial class BearerTokenFilter(
     private async ValueTask<object?> LookUpAsync(EndpointFilterInvocationContext invocation, EndpointFilterDelegate next, string tokenId)
     {
         var context = invocation.HttpContext;
-        var token = grains.GetGrainByKey<ITokenGrain>(tokenId);
-        var lookup = await cluster.TryAsync(token.GetPolicyAsync, context.RequestAborted);
+        var lookup = await policies.LookUpAsync(tokenId, LookUpAtGrainAsync, context.RequestAborted);
         if (lookup is null)
         {
             metrics.AuthFailure("dispatcher_unavailable");
@@ -84,6 +83,10 @@ internal sealed partial class BearerTokenFilter(
                 return await RefuseAsync(context, DispatcherError.UnknownToken, "Incorrect API key provided.");
         }
     }
+
+    /// <summary>One lookup at the token's grain, shared by the requests that need it meanwhile (not cancelled by one that leaves).</summary>
+    private Task<TokenLookup?> LookUpAtGrainAsync(string tokenId) =>
+        cluster.TryAsync(grains.GetGrainByKey<ITokenGrain>(tokenId).GetPolicyAsync, CancellationToken.None);
 
     /// <summary>Writes the refusal; the filter's result is then <see cref="Results.Empty"/> (see the class summary).</summary>
     private static async ValueTask<object?> RefuseAsync(HttpContext context, DispatcherError error, string message, TimeSpan? retryAfter = null)

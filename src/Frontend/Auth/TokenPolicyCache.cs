@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Dispatcher.Grains.Abstractions.Tokens;
 using Microsoft.Extensions.Options;
 
 namespace Dispatcher.Frontend.Auth;
@@ -16,6 +17,28 @@ internal sealed class TokenPolicyCache(IOptions<AuthOptions> options, TimeProvid
 
     private readonly TimeSpan _duration = options.Value.PolicyCacheDuration;
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Task<TokenLookup?>> _lookups = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The token's lookup at its grain (<paramref name="lookUp"/>: null when no silo answered), shared by every request
+    /// that needs it while it is on its way: a burst of one token's 100,000 requests, arriving as its entry expired, each
+    /// asked its grain and retried, more than a million calls that expired in the silo's queue. The lookup runs to its end
+    /// even when the request that started it leaves; <paramref name="aborted"/> only ends this request's wait.
+    /// </summary>
+    public Task<TokenLookup?> LookUpAsync(string tokenId, Func<string, Task<TokenLookup?>> lookUp, CancellationToken aborted)
+    {
+        if (!_lookups.TryGetValue(tokenId, out var shared))
+        {
+            var mine = new TaskCompletionSource<TokenLookup?>(TaskCreationOptions.RunContinuationsAsynchronously);
+            shared = _lookups.GetOrAdd(tokenId, mine.Task);
+            if (shared == mine.Task)
+            {
+                _ = RunAsync(tokenId, mine, lookUp);
+            }
+        }
+
+        return shared.WaitAsync(aborted);
+    }
 
     /// <summary>The token as authenticated within the cache duration, or null.</summary>
     public AuthenticatedToken? Find(string tokenId) =>
@@ -50,6 +73,22 @@ internal sealed class TokenPolicyCache(IOptions<AuthOptions> options, TimeProvid
 
     /// <summary>Forgets a token its grain no longer knows (it was revoked while cached here).</summary>
     public void Forget(string tokenId) => _entries.TryRemove(tokenId, out _);
+
+    /// <summary>Runs a shared lookup; it is no longer shared once it ended, so the next miss asks again.</summary>
+    private async Task RunAsync(string tokenId, TaskCompletionSource<TokenLookup?> shared, Func<string, Task<TokenLookup?>> lookUp)
+    {
+        try
+        {
+            var lookup = await lookUp(tokenId);
+            _lookups.TryRemove(KeyValuePair.Create(tokenId, shared.Task));
+            shared.SetResult(lookup);
+        }
+        catch (Exception exception)
+        {
+            _lookups.TryRemove(KeyValuePair.Create(tokenId, shared.Task));
+            shared.SetException(exception);
+        }
+    }
 
     private sealed record Entry(AuthenticatedToken Token, long Fetched);
 }

@@ -29,6 +29,34 @@ public sealed class TokenPolicyCacheTests
     }
 
     [Fact]
+    public async Task LookUp_ManyRequestsAtOnce_OneLookupSharedAndTheNextMissAsksAgain()
+    {
+        var cache = Cache(new FakeTimeProvider(), TimeSpan.FromSeconds(1));
+        var calls = 0;
+        var answer = new TaskCompletionSource<TokenLookup?>();
+        Task<TokenLookup?> LookUp(string tokenId)
+        {
+            Interlocked.Increment(ref calls);
+            return answer.Task;
+        }
+
+        using var leaving = new CancellationTokenSource();
+        var left = cache.LookUpAsync(Team.TokenId, LookUp, leaving.Token); // the request that started the lookup leaves
+        var waiting = Enumerable.Range(0, 20).Select(_ => cache.LookUpAsync(Team.TokenId, LookUp, CancellationToken.None)).ToList();
+        await leaving.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => left);
+        answer.SetResult(TokenLookup.Found(Team.Policy));
+
+        Assert.All(await Task.WhenAll(waiting), lookup => Assert.Equal(TokenLookup.Found(Team.Policy), lookup));
+        Assert.Equal(1, calls);
+
+        answer = new TaskCompletionSource<TokenLookup?>();
+        answer.SetResult(TokenLookup.Unknown);
+        Assert.Equal(TokenLookup.Unknown, await cache.LookUpAsync(Team.TokenId, LookUp, CancellationToken.None));
+        Assert.Equal(2, calls);
+    }
+
+    [Fact]
     public void Forget_RevokedWhileCached_NotFoundAnyMore()
     {
         var cache = Cache(new FakeTimeProvider(), TimeSpan.FromSeconds(1));
