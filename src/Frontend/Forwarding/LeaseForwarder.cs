@@ -177,7 +177,8 @@ internal sealed partial class LeaseForwarder(
                 var issued = time.GetTimestamp();
                 try
                 {
-                    var pending = model.AcquireAsync(request with { AlreadyWaited = time.GetElapsedTime(started) }, abandoned);
+                    // A client that leaves does not cancel the call: ForwardAsync tells the grain (AbandonAsync), see PendingWait.
+                    var pending = model.AcquireAsync(request with { AlreadyWaited = time.GetElapsedTime(started) }, wait.CallCancelled);
                     if (resubmitted)
                     {
                         wait.Reissued();
@@ -185,8 +186,7 @@ internal sealed partial class LeaseForwarder(
                     }
 
                     // Raced rather than only cancelled: a call stuck at a dead silo may not end when its token is
-                    // cancelled. (Cancelling costs the grain a look through its running calls; dropping it for
-                    // AbandonAsync alone broke bursts on the cluster: bench/RESULTS.md, 2026-12-02.)
+                    // cancelled, and a client that leaves ends the wait without cancelling the call.
                     var grant = await pending.WaitAsync(abandoned);
                     if (grant.Outcome != LeaseOutcome.Stopping)
                     {
