@@ -1,9 +1,10 @@
-using System.Net;
+using Dispatcher.Frontend.Forwarding;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Dispatcher.Benchmarks;
@@ -24,21 +25,13 @@ internal static class BareProxy
         builder.WebHost.UseUrls(url);
         builder.Services.AddHttpForwarder();
         var app = builder.Build();
-        using var invoker = new HttpMessageInvoker(new SocketsHttpHandler
-        {
-            UseProxy = false,
-            AllowAutoRedirect = false,
-            AutomaticDecompression = DecompressionMethods.None,
-            UseCookies = false,
-            EnableMultipleHttp2Connections = true,
-            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(4),
-        });
+        using var upstream = new UpstreamClient(Options.Create(new ForwardingOptions())); // the dispatcher's own connection pool
         var next = 0;
         app.MapGet("/health", () => Results.Ok());
         app.Map("/{**path}", async (HttpContext context, IHttpForwarder forwarder) =>
         {
             var replica = replicas[(int)((uint)Interlocked.Increment(ref next) % replicas.Count)];
-            await forwarder.SendAsync(context, replica, invoker, ForwarderRequestConfig.Empty, HttpTransformer.Empty);
+            await forwarder.SendAsync(context, replica, upstream.Invoker, ForwarderRequestConfig.Empty, HttpTransformer.Empty);
         });
         await app.RunAsync();
     }
