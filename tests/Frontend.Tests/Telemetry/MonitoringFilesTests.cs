@@ -17,12 +17,18 @@ public sealed partial class MonitoringFilesTests
     private static async Task<HashSet<string>> ExportedNamesAsync()
     {
         await using var host = await DispatcherHost.StartAsync(settings: new() { ["Dispatcher:Telemetry:GrainCallLatency"] = "true" }); // its panel needs it
-        using (var response = await host.CreateClient().PostAsync("/v1/chat/completions", DispatcherHost.Json(DispatcherHost.Chat(maxTokens: 2))))
-        {
-            response.EnsureSuccessStatusCode();
-        }
+        // A replica's rate needs tokens generated between two of its scrapes: one request made before the first scrape
+        // (a slow start under load) would leave it unknown, so a request goes with every look.
+        await Eventually.TrueAsync(
+            async () =>
+            {
+                using (var response = await host.CreateClient().PostAsync("/v1/chat/completions", DispatcherHost.Json(DispatcherHost.Chat(maxTokens: 2))))
+                {
+                    response.EnsureSuccessStatusCode();
+                }
 
-        await Eventually.TrueAsync(async () => (await host.CreateClient(null).GetStringAsync("/metrics")).Contains("dispatcher_replica_per_user_rate", StringComparison.Ordinal),
+                return (await host.CreateClient(null).GetStringAsync("/metrics")).Contains("dispatcher_replica_per_user_rate", StringComparison.Ordinal);
+            },
             () => "no replica metrics yet");
         using (await host.CreateClient("sk-bad").GetAsync("/v1/models"))
         {
