@@ -61,6 +61,7 @@ internal static class Overhead
         };
         using var scraper = new HttpClient();
         var rows = new List<(string Target, int Concurrency, LoadResult Result, double CpuPerRequest, double? AllocatedPerRequest)>();
+        var siloCpu = new Dictionary<int, double>(); // the silo's own share of the client-and-silo row: the grains' side of every call
         foreach (var concurrency in concurrencies)
         {
             foreach (var target in targets)
@@ -73,9 +74,15 @@ internal static class Overhead
                 // Warmed up to its steady state (connections, tiered JIT with its profile-guided recompilation) first.
                 await LoadRunner.RunAsync(Options(TimeSpan.FromSeconds(Math.Max(1, perPoint.TotalSeconds / 2))));
                 var cpuBefore = target.Processes.Sum(Processes.ProcessorSeconds);
+                var siloBefore = Processes.ProcessorSeconds(silo);
                 var allocatedBefore = await AllocatedAsync(scraper, target.Metrics);
                 var result = await LoadRunner.RunAsync(Options(perPoint));
                 var cpu = target.Processes.Sum(Processes.ProcessorSeconds) - cpuBefore;
+                if (target.Name == RemoteTarget)
+                {
+                    siloCpu[concurrency] = (Processes.ProcessorSeconds(silo) - siloBefore) / Math.Max(1, result.Requests);
+                }
+
                 var allocated = await AllocatedAsync(scraper, target.Metrics) - allocatedBefore;
                 var requests = Math.Max(1, result.Requests);
                 rows.Add((target.Name, concurrency, result, cpu / requests, target.Metrics.Length > 0 ? allocated / requests : null));
@@ -106,7 +113,7 @@ internal static class Overhead
             text.AppendLine(string.Create(CultureInfo.InvariantCulture,
                 $"- concurrency {group.Key}: Dispatcher {rps["Dispatcher"]:0} req/s = {rps["Dispatcher"] / rps["nginx round-robin"]:0.00}x nginx, {rps["Dispatcher"] / rps[BareTarget]:0.00}x Kestrel + YARP alone ({rps[BareTarget] / rps["nginx round-robin"]:0.00}x nginx), {rps["Dispatcher"] / rps["emulator directly"]:0.00}x the replica alone; " +
                 $"as a client of a silo process {rps[RemoteTarget]:0} req/s = {rps[RemoteTarget] / rps["Dispatcher"]:0.00}x the embedded silo; " +
-                $"processor per request {cpu["Dispatcher"]:0} µs embedded, {cpu[RemoteTarget]:0} µs as client and silo, {cpu[BareTarget]:0} µs Kestrel + YARP alone, {cpu["nginx round-robin"]:0} µs nginx."));
+                $"processor per request {cpu["Dispatcher"]:0} µs embedded, {cpu[RemoteTarget]:0} µs as client and silo (the silo {siloCpu[group.Key] * 1e6:0} µs), {cpu[BareTarget]:0} µs Kestrel + YARP alone, {cpu["nginx round-robin"]:0} µs nginx."));
         }
 
         return text.ToString();
