@@ -136,8 +136,21 @@ internal sealed class GrainTestHost : IAsyncDisposable
         return pending;
     }
 
+    /// <summary>Releases a lease of <see cref="Model"/> and returns once the grain has taken it back.</summary>
     public Task ReleaseAsync(LeaseGrant grant, LeaseEndReason reason = LeaseEndReason.Completed, LeaseUsage? usage = null) =>
-        ModelGrain.ReleaseAsync(new LeaseRelease(grant.LeaseId!, reason, 200, usage), CancellationToken.None);
+        ReleaseAsync(ModelGrain, new LeaseRelease(grant.LeaseId!, reason, 200, usage));
+
+    /// <summary>
+    /// Releases a lease and returns once <paramref name="model"/> no longer holds it: the release is one-way, so a later
+    /// call could overtake it.
+    /// </summary>
+    public static async Task ReleaseAsync(IModelGrain model, LeaseRelease release)
+    {
+        await model.ReleaseAsync(release, CancellationToken.None);
+        await Eventually.TrueAsync(
+            async () => (await model.FindLeasesAsync([release.LeaseId], CancellationToken.None)).Count == 0,
+            () => $"lease {release.LeaseId} was not released");
+    }
 
     /// <summary>
     /// Checks that nothing is waiting or in flight anywhere: no lease leaked. Waits a little for it, since a caller's

@@ -38,8 +38,13 @@ public interface IModelGrain : IGrainWithStringKey
     [Alias("Abandon")]
     Task AbandonAsync(string requestId, CancellationToken cancellationToken);
 
-    /// <summary>Ends a lease. Releasing an unknown or already released lease does nothing.</summary>
-    [Alias("Release")]
+    /// <summary>
+    /// Ends a lease. Releasing an unknown or already released lease does nothing. One-way: its caller has nothing to wait
+    /// for (no answer message, callback or timeout per request), and a release lost on the way is made good by the holder
+    /// reconciliation (<see cref="RenewAsync"/>: a lease its holder no longer lists is taken back after the holder expiry).
+    /// A later call from the same caller may overtake it.
+    /// </summary>
+    [Alias("Release"), OneWay]
     Task ReleaseAsync(LeaseRelease release, CancellationToken cancellationToken);
 
     /// <summary>

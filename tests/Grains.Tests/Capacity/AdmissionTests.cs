@@ -140,7 +140,7 @@ public sealed class AdmissionTests
         }
 
         // A Frontend could not connect to it: ejected at once, then probed on its own (no scrape would notice).
-        await host.ModelGrain.ReleaseAsync(new LeaseRelease(grants[^1].LeaseId!, LeaseEndReason.UpstreamUnreachable, null, null), CancellationToken.None);
+        await GrainTestHost.ReleaseAsync(host.ModelGrain, new LeaseRelease(grants[^1].LeaseId!, LeaseEndReason.UpstreamUnreachable, null, null));
         grants.RemoveAt(grants.Count - 1);
         await Eventually.TrueAsync(async () => !(await host.SnapshotAsync()).Backends[0].Snapshot.Healthy, () => "unreachable replica not ejected");
         var probes = host.Probe[First].Probes;

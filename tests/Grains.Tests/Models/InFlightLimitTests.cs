@@ -42,7 +42,7 @@ public sealed class InFlightLimitTests
         var here = await host.EnqueueAsync("capped");
         Assert.False(here.IsCompleted, "the other model's lease was not counted");
 
-        await host.Other.ReleaseAsync(new LeaseRelease(onOther.LeaseId!, LeaseEndReason.Completed, 200, null), CancellationToken.None);
+        await GrainTestHost.ReleaseAsync(host.Other, new LeaseRelease(onOther.LeaseId!, LeaseEndReason.Completed, 200, null));
         var granted = await here.WaitAsync(Eventually.Limit);
         Assert.Equal(LeaseOutcome.Granted, granted.Outcome);
         await host.ReleaseAsync(granted);
@@ -95,12 +95,12 @@ public sealed class InFlightLimitTests
         Assert.Equal(LeaseOutcome.Granted, other.Outcome); // the replica had room: only the token's limit holds it back
         Assert.False(held.IsCompleted, "granted beyond the token's in-flight limit on another silo");
 
-        await first.ReleaseAsync(new LeaseRelease(running.LeaseId!, LeaseEndReason.Completed, 200, null), CancellationToken.None);
+        await GrainTestHost.ReleaseAsync(first, new LeaseRelease(running.LeaseId!, LeaseEndReason.Completed, 200, null));
         var granted = await held.WaitAsync(Eventually.Limit);
         Assert.Equal(LeaseOutcome.Granted, granted.Outcome);
         await host.AssertCountersAsync("capped", inFlight: 1);
-        await second.ReleaseAsync(new LeaseRelease(granted.LeaseId!, LeaseEndReason.Completed, 200, null), CancellationToken.None);
-        await second.ReleaseAsync(new LeaseRelease(other.LeaseId!, LeaseEndReason.Completed, 200, null), CancellationToken.None);
+        await GrainTestHost.ReleaseAsync(second, new LeaseRelease(granted.LeaseId!, LeaseEndReason.Completed, 200, null));
+        await GrainTestHost.ReleaseAsync(second, new LeaseRelease(other.LeaseId!, LeaseEndReason.Completed, 200, null));
         await host.AssertNothingHeldAsync();
     }
 

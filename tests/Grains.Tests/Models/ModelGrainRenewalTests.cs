@@ -70,7 +70,7 @@ public sealed class ModelGrainRenewalTests
         var second = await host.EnqueueAsync("low", holder: Holder);
         Assert.False(second.IsCompleted);
 
-        await host.ModelGrain.ReleaseAsync(new LeaseRelease("lease-from-before", LeaseEndReason.Completed, 200, null), CancellationToken.None);
+        await GrainTestHost.ReleaseAsync(host.ModelGrain, new LeaseRelease("lease-from-before", LeaseEndReason.Completed, 200, null));
         await host.ReleaseAsync(first);
         await host.ReleaseAsync(await second.WaitAsync(Eventually.Limit));
         await host.AssertNothingHeldAsync();
@@ -189,9 +189,9 @@ public sealed class ModelGrainRenewalTests
         await host.AssertCountersAsync("high", inFlight: 5);
         await host.ReleaseAsync(holder);
         await host.ReleaseAsync(await first.WaitAsync(Eventually.Limit));
-        await host.Other.ReleaseAsync(new LeaseRelease(otherHolder.LeaseId!, LeaseEndReason.Completed, 200, null), CancellationToken.None);
+        await GrainTestHost.ReleaseAsync(host.Other, new LeaseRelease(otherHolder.LeaseId!, LeaseEndReason.Completed, 200, null));
         var late = await second.WaitAsync(Eventually.Limit);
-        await host.Other.ReleaseAsync(new LeaseRelease(late.LeaseId!, LeaseEndReason.Completed, 200, null), CancellationToken.None);
+        await GrainTestHost.ReleaseAsync(host.Other, new LeaseRelease(late.LeaseId!, LeaseEndReason.Completed, 200, null));
         Assert.Equal(3, (await host.Other.GetSnapshotAsync(CancellationToken.None)).InFlight);
     }
 
