@@ -235,7 +235,8 @@ internal sealed partial class LeaseForwarder(
 
     /// <summary>
     /// A last call about a request (its release, or that it was given up), raced against <see cref="ReleaseTimeout"/>
-    /// (the release is one-way: done once it is sent, or failed when no silo takes it). The call itself is not cancelled when the time is up: it still does its job when it arrives, and cancelling it
+    /// (the release is one-way: done once it is sent, or failed when no silo takes it). The call itself is not
+    /// cancelled when the time is up: it still does its job when it arrives, and cancelling it
     /// would cost the model grain a look through every call it runs (see <see cref="IModelGrain.AcquireAsync"/>), for
     /// each of thousands of such calls when many clients leave at once. A failure is only logged: the activation is gone
     /// or unreachable, and if it lives on, the holder reconciliation takes the lease or the wait back. The call is a
