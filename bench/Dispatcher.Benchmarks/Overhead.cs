@@ -74,17 +74,19 @@ internal static class Overhead
                 // Warmed up to its steady state (connections, tiered JIT with its profile-guided recompilation) first.
                 await LoadRunner.RunAsync(Options(TimeSpan.FromSeconds(Math.Max(1, perPoint.TotalSeconds / 2))));
                 var cpuBefore = target.Processes.Sum(Processes.ProcessorSeconds);
-                var siloBefore = Processes.ProcessorSeconds(silo);
+                var isRemote = target.Name == RemoteTarget;
+                var siloBefore = isRemote ? Processes.ProcessorSeconds(silo) : 0;
                 var allocatedBefore = await AllocatedAsync(scraper, target.Metrics);
                 var result = await LoadRunner.RunAsync(Options(perPoint));
                 var cpu = target.Processes.Sum(Processes.ProcessorSeconds) - cpuBefore;
-                if (target.Name == RemoteTarget)
-                {
-                    siloCpu[concurrency] = (Processes.ProcessorSeconds(silo) - siloBefore) / Math.Max(1, result.Requests);
-                }
-
+                var siloUsed = isRemote ? Processes.ProcessorSeconds(silo) - siloBefore : 0;
                 var allocated = await AllocatedAsync(scraper, target.Metrics) - allocatedBefore;
                 var requests = Math.Max(1, result.Requests);
+                if (isRemote)
+                {
+                    siloCpu[concurrency] = siloUsed / requests;
+                }
+
                 rows.Add((target.Name, concurrency, result, cpu / requests, target.Metrics.Length > 0 ? allocated / requests : null));
             }
         }

@@ -37,7 +37,10 @@ internal sealed partial class LeaseForwarder(
 {
     private const int MaxAttempts = 2;
 
-    /// <summary>A release that takes longer is given up: the model grain's silo is gone, and its next activation never knew the lease.</summary>
+    /// <summary>
+    /// An abandon that takes longer is given up: the model grain's silo is gone, and its next activation never knew the
+    /// request. (A release is one-way: it is done once sent.)
+    /// </summary>
     private static readonly TimeSpan ReleaseTimeout = TimeSpan.FromSeconds(5);
     private readonly ForwarderRequestConfig _requestConfig = new() { ActivityTimeout = forwardingOptions.Value.ActivityTimeout };
 
